@@ -1,0 +1,47 @@
+// Package shared finds the read-only ../shared folder (real backbones, check images and
+// datasets) for tests and benchmarks, which skip with a clear message when it is absent.
+package shared
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// Dir returns the shared folder beside the repository root, or "" when there is none. It walks up
+// from the working directory to the folder holding go.mod and looks beside it.
+func Dir() string {
+	d, err := os.Getwd()
+	if err != nil {
+		return ""
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
+			s := filepath.Join(filepath.Dir(d), "shared")
+			if st, err := os.Stat(filepath.Join(s, "README.md")); err == nil && !st.IsDir() {
+				return s
+			}
+			return ""
+		}
+		parent := filepath.Dir(d)
+		if parent == d {
+			return ""
+		}
+		d = parent
+	}
+}
+
+// Need returns the path of rel inside the shared folder, skipping the test when the folder or the
+// path is absent.
+func Need(t testing.TB, rel string) string {
+	t.Helper()
+	d := Dir()
+	if d == "" {
+		t.Skip("../shared not found beside the repository: real-data test skipped (CI provides it)")
+	}
+	p := filepath.Join(d, rel)
+	if _, err := os.Stat(p); err != nil {
+		t.Skipf("../shared has no %s: real-data test skipped", rel)
+	}
+	return p
+}

@@ -1,0 +1,134 @@
+// Package models is lessdata's backbone zoo: the manifest of known backbones (where each comes
+// from, its sha256 and how to turn it into a SavedModel), the spec file that sits beside every
+// backbone SavedModel, and the converter from quantised TFLite classifiers to float SavedModels.
+// The Python tools beside this package export Keras applications into the same form.
+package models
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+)
+
+// SpecFile is the name of the spec file in a backbone folder.
+const SpecFile = "lessdata_backbone.json"
+
+// SpecVersion is the spec format this build writes and reads.
+const SpecVersion = 1
+
+// Spec describes a backbone SavedModel: how to feed it and what comes out.
+type Spec struct {
+	FormatVersion int    `json:"format_version"`
+	Name          string `json:"name"`
+	// Signature is the SavedModel signature to call (serving_default when empty).
+	Signature string     `json:"signature"`
+	Input     InputSpec  `json:"input"`
+	Features  OutputSpec `json:"features"`
+	// Logits, when present, gives class scores before softmax, named in the Labels file.
+	Logits *OutputSpec `json:"logits,omitempty"`
+	Labels string      `json:"labels,omitempty"`
+	Source SourceSpec  `json:"source"`
+}
+
+// InputSpec says how an image becomes the model's input: it is resized whole to Height x Width
+// (Resize method), put in ColorOrder, and each channel c of the 0..255 values becomes
+// (x - Mean[c]) / Std[c].
+type InputSpec struct {
+	Key        string     `json:"key"`
+	Height     int        `json:"height"`
+	Width      int        `json:"width"`
+	Channels   int        `json:"channels"`
+	ColorOrder string     `json:"color_order"`
+	Resize     string     `json:"resize"`
+	Mean       [3]float32 `json:"mean"`
+	Std        [3]float32 `json:"std"`
+}
+
+// OutputSpec names a signature output and its size (feature dimension or number of classes).
+type OutputSpec struct {
+	Key  string `json:"key"`
+	Size int    `json:"size"`
+}
+
+// SourceSpec records where the backbone came from.
+type SourceSpec struct {
+	File   string `json:"file"`
+	SHA256 string `json:"sha256"`
+	URL    string `json:"url,omitempty"`
+	Tool   string `json:"tool"`
+}
+
+// Validate checks the spec for values a backbone cannot have.
+func (s *Spec) Validate() error {
+	var errs []error
+	if s.FormatVersion > SpecVersion {
+		errs = append(errs, fmt.Errorf("format_version %d is newer than this lessdata reads (%d); upgrade lessdata", s.FormatVersion, SpecVersion))
+	}
+	if s.Input.Key == "" || s.Input.Height <= 0 || s.Input.Width <= 0 || s.Input.Channels != 3 {
+		errs = append(errs, fmt.Errorf("input needs a key, positive height and width and 3 channels (got %+v)", s.Input))
+	}
+	if s.Input.ColorOrder != "RGB" && s.Input.ColorOrder != "BGR" {
+		errs = append(errs, fmt.Errorf("input color_order %q is not RGB or BGR", s.Input.ColorOrder))
+	}
+	if s.Input.Resize != "bilinear" {
+		errs = append(errs, fmt.Errorf("input resize %q is not supported (bilinear)", s.Input.Resize))
+	}
+	for c, v := range s.Input.Std {
+		if v == 0 {
+			errs = append(errs, fmt.Errorf("input std[%d] is 0", c))
+		}
+	}
+	if s.Features.Key == "" || s.Features.Size <= 0 {
+		errs = append(errs, fmt.Errorf("features need a key and a positive size (got %+v)", s.Features))
+	}
+	if s.Logits != nil && (s.Logits.Key == "" || s.Logits.Size <= 0) {
+		errs = append(errs, fmt.Errorf("logits need a key and a positive size (got %+v)", *s.Logits))
+	}
+	return errors.Join(errs...)
+}
+
+// SignatureKey returns the signature to call.
+func (s *Spec) SignatureKey() string {
+	if s.Signature == "" {
+		return "serving_default"
+	}
+	return s.Signature
+}
+
+// ReadSpec reads and validates the spec file in dir.
+func ReadSpec(dir string) (*Spec, error) {
+	path := filepath.Join(dir, SpecFile)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("%s has no %s: a lessdata backbone folder holds a SavedModel and this spec "+
+				"(make one with `lessdata backbones fetch` or models/export_keras.py)", dir, SpecFile)
+		}
+		return nil, fmt.Errorf("read backbone spec: %w", err)
+	}
+	var s Spec
+	if err := json.Unmarshal(b, &s); err != nil {
+		return nil, fmt.Errorf("read backbone spec %s: %w", path, err)
+	}
+	if err := s.Validate(); err != nil {
+		return nil, fmt.Errorf("backbone spec %s: %w", path, err)
+	}
+	return &s, nil
+}
+
+// WriteSpec writes the spec file into dir.
+func WriteSpec(dir string, s *Spec) error {
+	if err := s.Validate(); err != nil {
+		return fmt.Errorf("write backbone spec: %w", err)
+	}
+	b, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return fmt.Errorf("write backbone spec: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, SpecFile), append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("write backbone spec: %w", err)
+	}
+	return nil
+}
