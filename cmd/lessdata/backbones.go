@@ -1,0 +1,247 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"path/filepath"
+	"sort"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
+
+	"github.com/lessdata/lessdata/backbone"
+	"github.com/lessdata/lessdata/dataset"
+	"github.com/lessdata/lessdata/dataset/tfdecode"
+	"github.com/lessdata/lessdata/models"
+	"github.com/lessdata/lessdata/tf"
+)
+
+func newBackbonesCmd(ios streams, g *globalOptions) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "backbones",
+		Short: "List, fetch, inspect and try pretrained backbones",
+	}
+	cmd.AddCommand(
+		&cobra.Command{
+			Use:   "list",
+			Short: "List the backbones lessdata knows and whether they are fetched",
+			Args:  cobra.NoArgs,
+			RunE: func(c *cobra.Command, _ []string) error {
+				return runBackbonesList(ios, g)
+			},
+		},
+		newFetchCmd(ios, g),
+		&cobra.Command{
+			Use:   "inspect NAME|DIR",
+			Short: "Show a backbone's signatures, inputs, outputs and spec",
+			Args:  cobra.ExactArgs(1),
+			RunE: func(c *cobra.Command, args []string) error {
+				return runInspect(c.Context(), ios, g, args[0])
+			},
+		},
+		newClassifyCmd(ios, g),
+	)
+	return cmd
+}
+
+func (g *globalOptions) fetchOptions(ios streams, force bool) backbone.FetchOptions {
+	opt := backbone.FetchOptions{CacheDir: g.CacheDir, Mirror: g.Mirror, Force: force}
+	if ios.Progress {
+		opt.Progress = func(total int64, desc string) io.Writer {
+			return progressbar.NewOptions64(total, progressbar.OptionSetWriter(ios.Err),
+				progressbar.OptionShowBytes(true), progressbar.OptionSetDescription(desc),
+				progressbar.OptionClearOnFinish(), progressbar.OptionThrottle(100_000_000))
+		}
+	}
+	return opt
+}
+
+func runBackbonesList(ios streams, g *globalOptions) error {
+	entries, err := models.Manifest()
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(ios.Out, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tFETCHED\tDESCRIPTION")
+	for _, e := range entries {
+		dir, ok, err := backbone.CachedDir(e.Name, g.fetchOptions(ios, false))
+		if err != nil {
+			return err
+		}
+		state := "no"
+		if ok {
+			state = dir
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", e.Name, state, e.Description)
+	}
+	return tw.Flush()
+}
+
+type fetchOptions struct {
+	Name  string
+	Force bool
+}
+
+func newFetchCmd(ios streams, g *globalOptions) *cobra.Command {
+	o := &fetchOptions{}
+	cmd := &cobra.Command{
+		Use:   "fetch NAME",
+		Short: "Download, verify (sha256) and convert a backbone into the cache",
+		Long: `Download a known backbone from its pinned public source (or from --mirror), check its
+sha256, convert it into a float TensorFlow SavedModel with its spec, and print the folder.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			o.Name = args[0]
+			return runFetch(c.Context(), ios, g, o)
+		},
+	}
+	cmd.Flags().BoolVar(&o.Force, "force", false, "download and convert again even when cached")
+	return cmd
+}
+
+func runFetch(ctx context.Context, ios streams, g *globalOptions, o *fetchOptions) error {
+	dir, err := backbone.Fetch(ctx, o.Name, g.fetchOptions(ios, o.Force))
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(ios.Out, dir)
+	return nil
+}
+
+func runInspect(ctx context.Context, ios streams, g *globalOptions, arg string) error {
+	dir, err := backbone.Resolve(ctx, arg, g.fetchOptions(ios, false))
+	if err != nil {
+		return err
+	}
+	sm, err := tf.LoadSavedModel(dir, nil, tf.SessionOptions{})
+	if err != nil {
+		return err
+	}
+	defer sm.Close()
+	fmt.Fprintf(ios.Out, "SavedModel %s\n", dir)
+	keys := make([]string, 0, len(sm.Signatures))
+	for k := range sm.Signatures {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		s := sm.Signatures[k]
+		fmt.Fprintf(ios.Out, "signature %q (%s)\n", k, s.Method)
+		printInfos(ios.Out, "input", s.Inputs)
+		printInfos(ios.Out, "output", s.Outputs)
+	}
+	spec, err := models.ReadSpec(dir)
+	if err != nil {
+		fmt.Fprintf(ios.Out, "spec: %v\n", err)
+		return nil
+	}
+	in := spec.Input
+	fmt.Fprintf(ios.Out, "spec %s: %s\n", models.SpecFile, spec.Name)
+	fmt.Fprintf(ios.Out, "  input %q: %dx%dx%d %s, %s resize, (x - %v) / %v\n", in.Key, in.Height, in.Width, in.Channels, in.ColorOrder, in.Resize, in.Mean, in.Std)
+	fmt.Fprintf(ios.Out, "  features %q: %d\n", spec.Features.Key, spec.Features.Size)
+	if spec.Logits != nil {
+		fmt.Fprintf(ios.Out, "  logits %q: %d classes, labels %s\n", spec.Logits.Key, spec.Logits.Size, spec.Labels)
+	}
+	fmt.Fprintf(ios.Out, "  source %s sha256 %s (%s)\n", spec.Source.File, spec.Source.SHA256, spec.Source.Tool)
+	b, err := backbone.Open(dir, backbone.Options{})
+	if err != nil {
+		fmt.Fprintf(ios.Out, "check: %v\n", err)
+		return err
+	}
+	b.Close()
+	fmt.Fprintln(ios.Out, "check: the spec matches the SavedModel")
+	return nil
+}
+
+func printInfos(w io.Writer, what string, m map[string]tf.TensorInfo) {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		ti := m[k]
+		shape := "unknown rank"
+		if ti.Shape != nil {
+			dims := make([]string, len(ti.Shape))
+			for i, d := range ti.Shape {
+				dims[i] = fmt.Sprint(d)
+				if d < 0 {
+					dims[i] = "?"
+				}
+			}
+			shape = "[" + strings.Join(dims, " ") + "]"
+		}
+		fmt.Fprintf(w, "  %s %-10s %-8s %-16s %s\n", what, k, ti.DType, shape, ti.Name)
+	}
+}
+
+type classifyOptions struct {
+	Backbone string
+	Images   []string
+	Top      int
+}
+
+func newClassifyCmd(ios streams, g *globalOptions) *cobra.Command {
+	o := &classifyOptions{}
+	cmd := &cobra.Command{
+		Use:   "classify NAME|DIR IMAGE...",
+		Short: "Show a backbone's top ImageNet labels for images (a check that it works)",
+		Args:  cobra.MinimumNArgs(2),
+		RunE: func(c *cobra.Command, args []string) error {
+			o.Backbone, o.Images = args[0], args[1:]
+			return runClassify(c.Context(), ios, g, o)
+		},
+	}
+	cmd.Flags().IntVarP(&o.Top, "top", "k", 3, "how many labels to show per image")
+	return cmd
+}
+
+func runClassify(ctx context.Context, ios streams, g *globalOptions, o *classifyOptions) error {
+	if o.Top < 1 {
+		return fmt.Errorf("--top must be at least 1")
+	}
+	dir, err := backbone.Resolve(ctx, o.Backbone, g.fetchOptions(ios, false))
+	if err != nil {
+		return err
+	}
+	b, err := backbone.Open(dir, backbone.Options{})
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	if !b.HasLogits() {
+		return fmt.Errorf("backbone %s has no class logits to classify with (it gives features only)", dir)
+	}
+	w, h := b.InputSize()
+	failed := 0
+	for _, path := range o.Images {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		img, err := dataset.LoadImage(path, w, h, 0, tfdecode.Decode)
+		if err != nil {
+			fmt.Fprintf(ios.Err, "%s: %v\n", path, err)
+			failed++
+			continue
+		}
+		res, err := b.Run(ctx, []*dataset.Image{img}, true)
+		if err != nil {
+			return err
+		}
+		for i, p := range b.TopK(res.Logits[0], o.Top) {
+			name := filepath.Base(path)
+			if i > 0 {
+				name = ""
+			}
+			fmt.Fprintf(ios.Out, "%-20s %6.3f  %s\n", name, p.Prob, p.Label)
+		}
+	}
+	if failed > 0 {
+		return fmt.Errorf("%d of %d images could not be read", failed, len(o.Images))
+	}
+	return nil
+}
