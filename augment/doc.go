@@ -8,9 +8,10 @@
 // Images are RGB, float32 in 0..255, row-major HWC (see [Image]). Pixel
 // (x, y) is column x, row y; y grows downwards (screen orientation). The
 // image centre is ((W-1)/2, (H-1)/2), the true centre of the pixel grid.
-// (Keras' transform_matrix_offset_center uses size/2+0.5, which is half a
-// pixel to one pixel off; we deliberately use the exact centre so that a
-// 90° rotation of a square image is an exact pixel permutation.)
+// (Keras' transform_matrix_offset_center uses size/2+0.5, which is exactly
+// one pixel right of and below the true centre; we deliberately use the
+// exact centre so that a 90° rotation of a square image is an exact pixel
+// permutation and rotations/zooms do not drift the image by one pixel.)
 //
 // A [Transform] is applied like Keras' apply_affine_transform: every output
 // pixel is sampled from the source by inverse mapping with bilinear

@@ -17,8 +17,9 @@ import (
 //
 // Nearest, Reflect and Wrap extend the image and interpolate bilinearly in
 // the extended image. Constant returns Cval for any sampling point outside
-// [0, W−1]×[0, H−1] (no blending with Cval across the edge), as scipy's
-// 'constant' mode does. Wrap is the true periodic extension (Keras'
+// [0, W−1]×[0, H−1] (no blending with Cval across the edge, like scipy's
+// 'constant' rather than 'grid-constant'); points within 1e-6 px of the
+// edge count as inside. Wrap is the true periodic extension (Keras'
 // documented "abcdabcd|abcd|abcdabcd", scipy's 'grid-wrap').
 type FillMode int
 

@@ -129,37 +129,53 @@ func render(out, in []float32, w, h int, t Transform, fill FillMode, cval float3
 				ax := float32(sx - float64(x0))
 				ay := float32(sy - float64(y0))
 				i := (y0*w + x0) * channels
-				p := in[i : i+stride+2*channels : i+stride+2*channels]
-				q := p[stride:]
-				for ch := range channels {
-					top := p[ch] + ax*(p[ch+channels]-p[ch])
-					bot := q[ch] + ax*(q[ch+channels]-q[ch])
-					o[ch] = top + ay*(bot-top)
-				}
+				p := in[i : i+2*channels : i+2*channels]
+				q := in[i+stride : i+stride+2*channels : i+stride+2*channels]
+				t0 := p[0] + ax*(p[3]-p[0])
+				t1 := p[1] + ax*(p[4]-p[1])
+				t2 := p[2] + ax*(p[5]-p[2])
+				b0 := q[0] + ax*(q[3]-q[0])
+				b1 := q[1] + ax*(q[4]-q[1])
+				b2 := q[2] + ax*(q[5]-q[2])
+				o[0] = t0 + ay*(b0-t0)
+				o[1] = t1 + ay*(b1-t1)
+				o[2] = t2 + ay*(b2-t2)
 			} else {
 				sampleEdge(o, in, w, h, sx, sy, fill, cval)
 			}
 		}
-		if k != 1 {
-			for i, v := range row {
-				v *= k
-				if v > 255 {
-					v = 255
-				} else if v < 0 {
-					v = 0
-				}
-				row[i] = v
-			}
-		}
-		if pp != nil {
+		switch {
+		case k != 1 && pp != nil:
 			for i := 0; i+channels <= len(row); i += channels {
 				o := row[i : i+channels : i+channels]
-				for ch := range channels {
-					o[ch] = o[ch]*pp.scale[ch] + pp.off[ch]
-				}
+				o[0] = clip255(o[0]*k)*pp.scale[0] + pp.off[0]
+				o[1] = clip255(o[1]*k)*pp.scale[1] + pp.off[1]
+				o[2] = clip255(o[2]*k)*pp.scale[2] + pp.off[2]
+			}
+		case k != 1:
+			for i, v := range row {
+				row[i] = clip255(v * k)
+			}
+		case pp != nil:
+			for i := 0; i+channels <= len(row); i += channels {
+				o := row[i : i+channels : i+channels]
+				o[0] = o[0]*pp.scale[0] + pp.off[0]
+				o[1] = o[1]*pp.scale[1] + pp.off[1]
+				o[2] = o[2]*pp.scale[2] + pp.off[2]
 			}
 		}
 	}
+}
+
+// clip255 clips v to [0, 255].
+func clip255(v float32) float32 {
+	if v > 255 {
+		return 255
+	}
+	if v < 0 {
+		return 0
+	}
+	return v
 }
 
 // edgeEps is the tolerance for Constant mode: sampling points this close
@@ -209,6 +225,12 @@ func mapIndex(i, n int, fill FillMode) int {
 	}
 	switch fill {
 	case Reflect:
+		if i < 0 && i >= -n {
+			return -1 - i
+		}
+		if i >= n && i < 2*n {
+			return 2*n - 1 - i
+		}
 		p := 2 * n
 		i %= p
 		if i < 0 {
@@ -219,6 +241,12 @@ func mapIndex(i, n int, fill FillMode) int {
 		}
 		return i
 	case Wrap:
+		if i < 0 && i >= -n {
+			return i + n
+		}
+		if i >= n && i < 2*n {
+			return i - n
+		}
 		i %= n
 		if i < 0 {
 			i += n

@@ -2,6 +2,7 @@ package backbone
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"testing"
@@ -10,18 +11,30 @@ import (
 
 	"github.com/lessdata/lessdata/dataset"
 	"github.com/lessdata/lessdata/internal/shared"
+	"github.com/lessdata/lessdata/models"
 )
 
 // mirror returns ../shared/backbones, which has the manifest's mirror layout.
 func mirror(t testing.TB) string { return shared.Need(t, "backbones") }
 
-// fetched converts a named backbone from the shared mirror into a cache shared by the tests of
-// this package run.
+// testCache is a cache folder shared by the tests of one run of this package.
+var testCache string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "lessdata-backbone-test-")
+	if err != nil {
+		panic(err)
+	}
+	testCache = dir
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// fetched converts a named backbone from the shared mirror into the run's cache.
 func fetched(t testing.TB, name string) string {
 	t.Helper()
-	m := mirror(t)
-	cache := filepath.Join(os.TempDir(), "lessdata-test-cache")
-	dir, err := Fetch(context.Background(), name, FetchOptions{CacheDir: cache, Mirror: m})
+	dir, err := Fetch(context.Background(), name, FetchOptions{CacheDir: testCache, Mirror: mirror(t)})
 	require.NoError(t, err)
 	return dir
 }
@@ -44,4 +57,120 @@ func TestClassifyCheckImages(t *testing.T) {
 		require.Equal(t, label, top[0].Label, file)
 		require.Len(t, res.Features[0], 1280)
 	}
+}
+
+// copyDir copies a backbone folder so a test can damage the copy.
+func copyDir(t *testing.T, src string) string {
+	t.Helper()
+	dst := filepath.Join(t.TempDir(), filepath.Base(src))
+	require.NoError(t, os.CopyFS(dst, os.DirFS(src)))
+	return dst
+}
+
+func editSpec(t *testing.T, dir string, edit func(*models.Spec)) {
+	t.Helper()
+	spec, err := models.ReadSpec(dir)
+	require.NoError(t, err)
+	edit(spec)
+	b, err := json.Marshal(spec)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, models.SpecFile), b, 0o644))
+}
+
+func TestOpenRefusesBadFolders(t *testing.T) {
+	good := fetched(t, "mobilenet_v1_025")
+
+	_, err := Open(filepath.Join(t.TempDir(), "nope"), Options{})
+	require.ErrorContains(t, err, "no such file")
+
+	file := filepath.Join(t.TempDir(), "model.tflite")
+	require.NoError(t, os.WriteFile(file, []byte("x"), 0o644))
+	_, err = Open(file, Options{})
+	require.ErrorContains(t, err, "not a folder")
+
+	_, err = Open(t.TempDir(), Options{})
+	require.ErrorContains(t, err, "has no "+models.SpecFile)
+
+	cases := map[string]struct {
+		edit func(*models.Spec)
+		want string
+	}{
+		"feature size":  {func(s *models.Spec) { s.Features.Size = 999 }, "features output"},
+		"input size":    {func(s *models.Spec) { s.Input.Height = 224 }, "the spec says float32 [-1 224 128 3]"},
+		"input key":     {func(s *models.Spec) { s.Input.Key = "pixels" }, `no input "pixels" (inputs: images)`},
+		"signature":     {func(s *models.Spec) { s.Signature = "predict" }, `no signature "predict"`},
+		"logits key":    {func(s *models.Spec) { s.Logits.Key = "scores" }, `no logits output "scores"`},
+		"newer format":  {func(s *models.Spec) { s.FormatVersion = 7 }, "upgrade lessdata"},
+		"zero std":      {func(s *models.Spec) { s.Input.Std[1] = 0 }, "std[1] is 0"},
+		"label count":   {func(s *models.Spec) { s.Logits.Size = 1000 }, "logits output"},
+		"colour order":  {func(s *models.Spec) { s.Input.ColorOrder = "YUV" }, "not RGB or BGR"},
+		"missing label": {func(s *models.Spec) { s.Labels = "gone.txt" }, "gone.txt"},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			dir := copyDir(t, good)
+			editSpec(t, dir, tc.edit)
+			_, err := Open(dir, Options{})
+			require.ErrorContains(t, err, tc.want)
+		})
+	}
+
+	t.Run("corrupt SavedModel", func(t *testing.T) {
+		dir := copyDir(t, good)
+		pb := filepath.Join(dir, "saved_model.pb")
+		data, err := os.ReadFile(pb)
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(pb, data[:len(data)/3], 0o644))
+		_, err = Open(dir, Options{})
+		require.Error(t, err)
+	})
+}
+
+func TestNormalize(t *testing.T) {
+	dir := fetched(t, "mobilenet_v1_025")
+	b, err := Open(dir, Options{})
+	require.NoError(t, err)
+	defer b.Close()
+	img := &dataset.Image{W: 128, H: 128, Pix: make([]float32, 128*128*3)}
+	img.Pix[0], img.Pix[1], img.Pix[2] = 0, 128, 255
+	dst := make([]float32, len(img.Pix))
+	require.NoError(t, b.Normalize(dst, img))
+	require.Equal(t, []float32{-1, 0, 127.0 / 128}, dst[:3])
+
+	b.Spec.Input.ColorOrder = "BGR"
+	require.NoError(t, b.Normalize(dst, img))
+	require.Equal(t, []float32{127.0 / 128, 0, -1}, dst[:3])
+
+	require.ErrorContains(t, b.Normalize(dst, &dataset.Image{W: 64, H: 64, Pix: make([]float32, 64*64*3)}), "takes 128x128")
+	_, err = b.Run(context.Background(), []*dataset.Image{{W: 3, H: 3, Pix: make([]float32, 27)}}, false)
+	require.ErrorContains(t, err, "image 0")
+}
+
+func TestRunBatchesAndCancels(t *testing.T) {
+	dir := fetched(t, "mobilenet_v1_025")
+	b, err := Open(dir, Options{})
+	require.NoError(t, err)
+	defer b.Close()
+	imgs := make([]*dataset.Image, DefaultBatch+3)
+	for i := range imgs {
+		img := &dataset.Image{W: 128, H: 128, Pix: make([]float32, 128*128*3)}
+		for j := range img.Pix {
+			img.Pix[j] = float32((i*7 + j) % 256)
+		}
+		imgs[i] = img
+	}
+	res, err := b.Run(context.Background(), imgs, false)
+	require.NoError(t, err)
+	require.Len(t, res.Features, len(imgs))
+	require.Nil(t, res.Logits)
+	// The same image alone gives the same features as inside a batch.
+	one, err := b.Run(context.Background(), imgs[DefaultBatch+1:DefaultBatch+2], false)
+	require.NoError(t, err)
+	require.InDeltaSlice(t, res.Features[DefaultBatch+1], one.Features[0], 1e-4)
+	require.NotEqual(t, res.Features[0], res.Features[1])
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err = b.Run(ctx, imgs, false)
+	require.ErrorIs(t, err, context.Canceled)
 }

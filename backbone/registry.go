@@ -68,7 +68,7 @@ func CachedDir(name string, opt FetchOptions) (string, bool, error) {
 	}
 	dir := filepath.Join(cache, "backbones", e.Name)
 	spec, err := models.ReadSpec(dir)
-	return dir, err == nil && spec.Source.SHA256 == e.Model.SHA256, nil
+	return dir, err == nil && spec.Source.SHA256 == e.Model.SHA256 && spec.Source.Tool == models.ConverterTool, nil
 }
 
 // Resolve turns a backbone argument into a folder: an existing folder is used as it is, a name
@@ -119,22 +119,26 @@ func Fetch(ctx context.Context, name string, opt FetchOptions) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("backbone %s: %w", name, err)
 	}
-	tmp := dir + ".new"
-	os.RemoveAll(tmp)
+	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+		return "", fmt.Errorf("backbone %s: %w", name, err)
+	}
+	work, err := os.MkdirTemp(filepath.Dir(dir), "."+name+".new-")
+	if err != nil {
+		return "", fmt.Errorf("backbone %s: %w", name, err)
+	}
+	defer os.RemoveAll(work)
+	tmp := filepath.Join(work, name)
 	spec, err := models.ConvertTFLite(m, tmp, models.ConvertOptions{Name: e.Name,
 		Source: models.SourceSpec{File: e.Model.File, SHA256: e.Model.SHA256, URL: e.Model.URL}})
 	if err != nil {
-		os.RemoveAll(tmp)
 		return "", fmt.Errorf("backbone %s: %w", name, err)
 	}
 	if labelsPath != "" && spec.Logits != nil {
 		if err := copyFile(labelsPath, filepath.Join(tmp, "labels.txt")); err != nil {
-			os.RemoveAll(tmp)
 			return "", fmt.Errorf("backbone %s: %w", name, err)
 		}
 		spec.Labels = "labels.txt"
 		if err := models.WriteSpec(tmp, spec); err != nil {
-			os.RemoveAll(tmp)
 			return "", err
 		}
 	}

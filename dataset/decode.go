@@ -52,8 +52,10 @@ func DecodeFile(path string, maxPixels int64, fallback FallbackDecoder) (image.I
 }
 
 // LoadImage decodes the file at path as DecodeFile does, composites any
-// transparency over white and resizes it to w x h with a bilinear filter
-// (aspect ratio is not kept).
+// transparency over white and resizes it to w x h (aspect ratio is not kept)
+// with golang.org/x/image/draw's bilinear filter. When shrinking, that filter
+// widens to cover every source pixel (antialiased, like PIL's bilinear
+// resize, unlike TensorFlow's default tf.image.resize).
 func LoadImage(path string, w, h int, maxPixels int64, fallback FallbackDecoder) (*Image, error) {
 	if w <= 0 || h <= 0 {
 		return nil, fmt.Errorf("load %s: target size %dx%d must be positive", path, w, h)
@@ -124,7 +126,7 @@ func decodeRaw(path string, maxPixels int64, fallback FallbackDecoder) (img imag
 		}
 		if fallback == nil {
 			return nil, 0, fmt.Errorf("decode %s: Go's JPEG decoder rejects it (%w); it needs the TensorFlow JPEG decoder "+
-				"(pass a fallback decoder), or re-save the file as a baseline JPEG", path, err)
+				"(pass a fallback decoder), or re-save the file (e.g. as PNG)", path, err)
 		}
 		if img, err = fallback(data); err != nil {
 			return nil, 0, fmt.Errorf("decode %s with the fallback JPEG decoder: %w", path, err)

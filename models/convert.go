@@ -7,6 +7,10 @@ import (
 	"github.com/lessdata/lessdata/tf"
 )
 
+// ConverterTool identifies this converter's output in a spec's source; a cached backbone made by
+// another version is converted again.
+const ConverterTool = "lessdata ConvertTFLite 1"
+
 // ConvertOptions names the converted backbone and records its source.
 type ConvertOptions struct {
 	Name   string
@@ -69,7 +73,7 @@ func ConvertTFLite(m *tflite.Model, dir string, opt ConvertOptions) (*Spec, erro
 		return nil, fmt.Errorf("convert: no global pooling (AVERAGE_POOL_2D or MEAN) to take features from")
 	}
 	spec := &Spec{FormatVersion: SpecVersion, Name: opt.Name, Signature: tf.DefaultSignature, Input: input, Source: opt.Source}
-	spec.Source.Tool = "lessdata ConvertTFLite"
+	spec.Source.Tool = ConverterTool
 	sig := tf.Signature{Key: tf.DefaultSignature,
 		Inputs:  map[string]tf.TensorInfo{"images": {Name: "images:0", DType: tf.Float, Shape: []int64{-1, int64(input.Height), int64(input.Width), 3}}},
 		Outputs: map[string]tf.TensorInfo{}}

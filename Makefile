@@ -1,0 +1,32 @@
+# lessdata: setup, build, test, example and benchmarks. `make help` lists the targets.
+SHELL := bash
+.DEFAULT_GOAL := help
+GO ?= go
+BIN := bin/lessdata
+SHARED ?= ../shared
+PY := .deps/venv/bin/python
+
+.PHONY: help setup build test example bench clean
+
+help: ## list the targets
+	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/'
+
+setup: ## install the pinned TensorFlow C library (and the Python tools' venv) into .deps/
+	@bash scripts/setup-tf.sh
+
+build: setup ## build bin/lessdata
+	$(GO) build -o $(BIN) ./cmd/lessdata
+
+test: build ## run every test: go vet, Go tests, Python tests of models/
+	$(GO) vet ./...
+	$(GO) test -count=1 ./...
+	$(PY) -m pytest -q models/tests
+
+example: build ## fetch MobileNetV2 and classify the check images
+	@bash scripts/example.sh
+
+bench: build ## feature-extraction throughput: lessdata against TensorFlow in Python
+	@bash bench/features.sh
+
+clean: ## remove the build output (not .deps/)
+	rm -rf bin
