@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Feature-extraction throughput of the converted MobileNetV2 (224x224, batch 1 and 32):
+# lessdata (Go, TensorFlow C API) against the same SavedModel run by TensorFlow in Python, on this
+# machine, in this script. Each side reports its best of 3 runs; the ratio is lessdata / Python.
+# Usage: bash bench/features.sh [seconds per run, default 5]
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+secs=${1:-5}
+shared=${SHARED:-../shared}
+mirror=()
+[[ -z "${LESSDATA_MIRROR:-}" && -d "$shared/backbones" ]] && mirror=(--mirror "$shared/backbones")
+model=$(./bin/lessdata backbones fetch mobilenet_v2 "${mirror[@]}")
+
+echo "lessdata: go test -bench BenchmarkFeatures (best of 3 x ${secs}s)" >&2
+go_out=$(LESSDATA_BENCH_BACKBONE="$model" go test -run '^$' -bench BenchmarkFeatures \
+  -benchtime "${secs}s" -count 3 ./backbone/)
+go_ips() { awk -v b="batch$1" '$1 ~ b"-" { for (i = 1; i <= NF; i++) if ($(i+1) == "images/s" && $i > best) best = $i } END { print best }' <<<"$go_out"; }
+
+echo "python: bench/tf_features.py (best of 3 x ${secs}s)" >&2
+py_out=$(.deps/venv/bin/python bench/tf_features.py --model "$model" --batches 1,32 --seconds "$secs" --repeats 3 | tail -1)
+
+.deps/venv/bin/python - "$py_out" "$(go_ips 1)" "$(go_ips 32)" <<'PY'
+import json, sys
+py = json.loads(sys.argv[1])
+go = {"1": float(sys.argv[2]), "32": float(sys.argv[3])}
+print(f"MobileNetV2 224x224 features, images/s (TensorFlow {py.get('tf_version', '?')}, {__import__('os').cpu_count()} cores)")
+print(f"{'batch':>5}  {'lessdata':>9}  {'python tf2':>10}  {'ratio':>6}  {'python v1 session':>17}  {'ratio':>6}")
+for b in ("1", "32"):
+    t2, v1 = py["python_tf2"][b], py["python_v1_session"][b]
+    print(f"{b:>5}  {go[b]:9.1f}  {t2:10.1f}  {go[b]/t2:6.2f}  {v1:17.1f}  {go[b]/v1:6.2f}")
+PY
