@@ -1,15 +1,13 @@
 package augment
 
-import "fmt"
+import (
+	"fmt"
 
-// Image is RGB float32 0..255, row-major HWC, 3 channels.
-//
-// It mirrors dataset.Image and is defined locally only to avoid a package
-// dependency for now; the two types are meant to be unified.
-type Image struct {
-	W, H int
-	Pix  []float32
-}
+	"github.com/lessdata/lessdata/dataset"
+)
+
+// Image is dataset's decoded image: RGB float32 0..255, row-major HWC, 3 channels.
+type Image = dataset.Image
 
 // channels is the number of interleaved channels of an Image.
 const channels = 3
