@@ -102,4 +102,3 @@ func (c Curves) WriteAccuracy(path string) error {
 	return LinePlot(path, "Accuracy per epoch", "epoch", "accuracy",
 		c.series(func(e finetune.Epoch) float64 { return e.ValAccuracy }, func(e finetune.Epoch) float64 { return e.Accuracy }))
 }
-
