@@ -38,7 +38,10 @@ func TestScratchCarVsBusShort(t *testing.T) {
 		Fit: FitOptions{Epochs: 8, BatchSize: 32, Seed: 1}})
 	require.NoError(t, err)
 	defer run.Net.Close()
+	require.Len(t, train.Images, 137, "every training image decodes, Image_35.jpg through TensorFlow")
 	for _, e := range run.History.Epochs {
 		t.Logf("%+v", e)
 	}
+	best, _ := run.History.Best()
+	require.GreaterOrEqual(t, best.ValAccuracy, 0.6, "the CNN learns something in 8 epochs (chance is 0.5)")
 }
