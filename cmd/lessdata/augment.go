@@ -23,12 +23,12 @@ func newAugmentCmd(ios streams) *cobra.Command {
 }
 
 type previewOptions struct {
-	Path            string
-	Out             string
-	Rows, Variants  int
-	Size            int
-	Seed            uint64
-	FillMode        string
+	Path           string
+	Out            string
+	Rows, Variants int
+	Size           int
+	Seed           uint64
+	FillMode       string
 }
 
 func newPreviewCmd(ios streams) *cobra.Command {
