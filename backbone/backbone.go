@@ -7,6 +7,9 @@ package backbone
 import (
 	"bufio"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"io"
 	"errors"
 	"fmt"
 	"math"
@@ -29,6 +32,7 @@ type Backbone struct {
 	Spec   *models.Spec
 	Labels []string // class names of the logits, when the backbone has them
 
+	digest   string
 	model    *tf.SavedModel
 	input    tf.Output
 	features tf.Output
@@ -57,7 +61,12 @@ func Open(dir string, opt Options) (*Backbone, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open backbone: %w", err)
 	}
-	b := &Backbone{Dir: dir, Spec: spec, model: m}
+	digest, err := folderDigest(dir)
+	if err != nil {
+		m.Close()
+		return nil, fmt.Errorf("open backbone: %w", err)
+	}
+	b := &Backbone{Dir: dir, Spec: spec, model: m, digest: digest}
 	if err := b.bind(); err != nil {
 		m.Close()
 		return nil, fmt.Errorf("open backbone %s: spec %s does not match the SavedModel: %w", dir, models.SpecFile, err)
@@ -155,6 +164,27 @@ func readLabels(path string) ([]string, error) {
 		return nil, fmt.Errorf("read labels %s: %w", path, err)
 	}
 	return labels, nil
+}
+
+// Digest identifies the backbone's exact content (its graph and spec): caches of its features
+// are keyed by it.
+func (b *Backbone) Digest() string { return b.digest }
+
+// folderDigest hashes saved_model.pb and the spec file.
+func folderDigest(dir string) (string, error) {
+	h := sha256.New()
+	for _, name := range []string{"saved_model.pb", models.SpecFile} {
+		f, err := os.Open(filepath.Join(dir, name))
+		if err != nil {
+			return "", err
+		}
+		_, err = io.Copy(h, f)
+		f.Close()
+		if err != nil {
+			return "", err
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // Close frees the SavedModel.

@@ -49,6 +49,9 @@ func DefaultCacheDir() (string, error) {
 	return filepath.Join(d, "lessdata"), nil
 }
 
+// CacheDirOrDefault returns the cache folder these options use.
+func (o *FetchOptions) CacheDirOrDefault() (string, error) { return o.cacheDir() }
+
 func (o *FetchOptions) cacheDir() (string, error) {
 	if o.CacheDir != "" {
 		return o.CacheDir, nil

@@ -42,8 +42,11 @@ type Trained struct {
 	History *History
 	// Stats are the featurewise statistics fitted on the training images (zero when unused).
 	Stats augment.Stats
-	// Standardizer turns a decoded image into the network's input, as in validation.
+	// Standardizer turns a decoded image into the network's input, as in validation (scratch
+	// only).
 	Standardizer *augment.Augmenter
+	// Val is the validation set as the network saw it, for scoring the final model.
+	Val *Examples
 }
 
 // Scratch trains the article's CNN from scratch on train, validating on val. All images must
@@ -92,7 +95,7 @@ func Scratch(ctx context.Context, classes []string, train, val Labelled, opt Scr
 		net.Close()
 		return nil, fmt.Errorf("scratch: %w", err)
 	}
-	return &Trained{Net: net, History: hist, Stats: stats, Standardizer: std}, nil
+	return &Trained{Net: net, History: hist, Stats: stats, Standardizer: std, Val: valEx}, nil
 }
 
 // StandardizeAll applies rescale and featurewise normalisation (no random transform) to a set.

@@ -2,19 +2,15 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 
-	"github.com/lessdata/lessdata/augment"
-	"github.com/lessdata/lessdata/bundle"
 	"github.com/lessdata/lessdata/dataset"
 	"github.com/lessdata/lessdata/dataset/tfdecode"
 	"github.com/lessdata/lessdata/finetune"
-	"github.com/lessdata/lessdata/report"
 )
 
 func newTrainCmd(ios streams, g *globalOptions) *cobra.Command {
@@ -22,7 +18,7 @@ func newTrainCmd(ios streams, g *globalOptions) *cobra.Command {
 		Use:   "train",
 		Short: "Train a classifier on a folder of images",
 	}
-	cmd.AddCommand(newTrainScratchCmd(ios))
+	cmd.AddCommand(newTrainScratchCmd(ios), newTrainTransferCmd(ios, g))
 	return cmd
 }
 
@@ -68,13 +64,36 @@ func (f *fitFlags) options(seed uint64) (finetune.FitOptions, error) {
 	return o, nil
 }
 
+// scratchFlags are the scratch recipe's own flags.
+type scratchFlags struct {
+	Size      int
+	NoAugment bool
+}
+
+func (s *scratchFlags) flags(cmd *cobra.Command, prefix string) {
+	cmd.Flags().IntVar(&s.Size, prefix+"size", 64, "scratch: images are resized to size x size")
+	cmd.Flags().BoolVar(&s.NoAugment, prefix+"no-augment", false, "scratch: train without random transforms")
+}
+
+// outFlags name the run folder.
+type outFlags struct {
+	Out      string
+	Force    bool
+	Positive string
+}
+
+func (o *outFlags) flags(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&o.Out, "out", "", "run folder to write (must not exist unless --force)")
+	cmd.Flags().BoolVar(&o.Force, "force", false, "replace an existing run folder")
+	cmd.Flags().StringVar(&o.Positive, "positive", "", "positive class for sensitivity and specificity (two classes; default: the second class)")
+	cmd.MarkFlagRequired("out")
+}
+
 type trainScratchOptions struct {
 	dataOptions
 	fitFlags
-	Size      int
-	NoAugment bool
-	Out       string
-	Force     bool
+	scratchFlags
+	outFlags
 }
 
 func newTrainScratchCmd(ios streams) *cobra.Command {
@@ -98,20 +117,16 @@ model so far.`,
 	}
 	o.dataOptions.flags(cmd)
 	o.fitFlags.flags(cmd)
-	cmd.Flags().IntVar(&o.Size, "size", 64, "images are resized to size x size")
-	cmd.Flags().BoolVar(&o.NoAugment, "no-augment", false, "train without random transforms")
-	cmd.Flags().StringVar(&o.Out, "out", "", "run folder to write (must not exist unless --force)")
-	cmd.Flags().BoolVar(&o.Force, "force", false, "replace an existing run folder")
-	cmd.MarkFlagRequired("out")
+	o.scratchFlags.flags(cmd, "")
+	o.outFlags.flags(cmd)
 	return cmd
 }
 
-// loadData scans the data folder, reports what was skipped, and decodes both splits at w x h.
-func loadData(ctx context.Context, ios streams, d dataOptions, w, h int) (*dataset.Dataset, finetune.Labelled, finetune.Labelled, error) {
-	var none finetune.Labelled
+// scanData scans the data folder and reports what it holds and what was skipped.
+func scanData(ios streams, d dataOptions) (*dataset.Dataset, error) {
 	ds, err := dataset.Load(d.Data, dataset.Options{ValSplit: d.ValSplit, Seed: int64(d.Seed)})
 	if err != nil {
-		return nil, none, none, err
+		return nil, err
 	}
 	for _, s := range ds.Skipped {
 		fmt.Fprintf(ios.Err, "skipped %s: %s\n", s.Path, s.Reason)
@@ -128,22 +143,34 @@ func loadData(ctx context.Context, ios streams, d dataOptions, w, h int) (*datas
 		fmt.Fprintf(ios.Err, ", %d files skipped", len(ds.Skipped))
 	}
 	fmt.Fprintln(ios.Err)
+	return ds, nil
+}
+
+// decodeSplits decodes both splits at w x h; with hashes, each image also gets its file's
+// content hash (for the feature cache). Files that fail to decode are reported and left out.
+func decodeSplits(ctx context.Context, ios streams, ds *dataset.Dataset, w, h int, hashes bool) (finetune.Keyed, finetune.Keyed, error) {
+	var none finetune.Keyed
 	cache := dataset.NewCache(w, h, 0, tfdecode.Decode)
-	decode := func(what string, items []dataset.Item) (finetune.Labelled, error) {
+	decode := func(what string, items []dataset.Item) (finetune.Keyed, error) {
 		bar := newBar(ios, len(items), "decoding "+what)
 		imgs, errs := cache.Images(ctx, items, func(int) { bar.Add(1) })
 		bar.Finish()
 		if err := ctx.Err(); err != nil {
 			return none, err
 		}
-		var l finetune.Labelled
+		var l finetune.Keyed
 		for i, im := range imgs {
+			hash := ""
+			if errs[i] == nil && hashes {
+				hash, errs[i] = finetune.FileHash(items[i].Path)
+			}
 			if errs[i] != nil {
 				fmt.Fprintf(ios.Err, "skipped %s: %v\n", items[i].Path, errs[i])
 				continue
 			}
 			l.Images = append(l.Images, im)
 			l.Labels = append(l.Labels, items[i].Class)
+			l.Hashes = append(l.Hashes, hash)
 		}
 		if len(l.Images) == 0 {
 			return none, fmt.Errorf("no %s image could be decoded", what)
@@ -152,13 +179,13 @@ func loadData(ctx context.Context, ios streams, d dataOptions, w, h int) (*datas
 	}
 	train, err := decode("training", ds.Train)
 	if err != nil {
-		return nil, none, none, err
+		return none, none, err
 	}
 	val, err := decode("validation", ds.Val)
 	if err != nil {
-		return nil, none, none, err
+		return none, none, err
 	}
-	return ds, train, val, nil
+	return train, val, nil
 }
 
 // newBar returns a progress bar on the error stream, or a silent one when it is not a terminal.
@@ -194,93 +221,3 @@ func epochReporter(ios streams, label string, fit *finetune.FitOptions, save fun
 	}
 }
 
-func runTrainScratch(ctx context.Context, ios streams, o *trainScratchOptions) error {
-	if o.Size < 16 {
-		return fmt.Errorf("--size %d is too small for the CNN (at least 16)", o.Size)
-	}
-	fit, err := o.fitFlags.options(o.Seed)
-	if err != nil {
-		return err
-	}
-	run, err := bundle.Begin(o.Out, o.Force)
-	if err != nil {
-		return err
-	}
-	committed := false
-	defer func() {
-		if !committed {
-			run.Abandon()
-		}
-	}()
-	ds, train, val, err := loadData(ctx, ios, o.dataOptions, o.Size, o.Size)
-	if err != nil {
-		return err
-	}
-	epochReporter(ios, "scratch", &fit, func(h *finetune.History) error { return h.Save(run.Work) })
-	params := augment.Article()
-	start := time.Now()
-	trained, err := finetune.Scratch(ctx, ds.Classes, train, val, finetune.ScratchOptions{Augment: params, NoAugment: o.NoAugment, Fit: fit})
-	if err != nil {
-		return err
-	}
-	defer trained.Net.Close()
-	if len(trained.History.Epochs) == 0 {
-		return fmt.Errorf("stopped before the first epoch ended: nothing to keep")
-	}
-	info := map[string]any{"recipe": "scratch", "data": o.Data, "seed": o.Seed, "epochs": o.Epochs, "batch": o.Batch,
-		"samples_per_epoch": o.SamplesPerEpoch, "augment": !o.NoAugment, "augment_params": params,
-		"train_images": len(train.Images), "validation_images": len(val.Images), "skipped": ds.Skipped,
-		"stopped": trained.History.Stopped, "seconds": time.Since(start).Seconds()}
-	m := &bundle.Manifest{Kind: bundle.KindScratch, Classes: ds.Classes, Input: bundle.Size{Width: o.Size, Height: o.Size},
-		Preprocess: bundle.Preprocess{Rescale: params.Rescale, Featurewise: params.FeaturewiseCenter || params.FeaturewiseStdNormalization,
-			Mean: trained.Stats.Mean, Std: trained.Stats.Std}}
-	if err := saveRun(run, m, info, trained); err != nil {
-		return err
-	}
-	if err := run.Commit(); err != nil {
-		return err
-	}
-	committed = true
-	summarize(ios, o.Out, trained.History)
-	return nil
-}
-
-// saveRun writes the model, its manifest, the history and the curves into the run folder.
-func saveRun(run *bundle.RunDir, m *bundle.Manifest, info map[string]any, t *finetune.Trained) error {
-	raw, err := json.Marshal(info)
-	if err != nil {
-		return err
-	}
-	m.Training, m.Lessdata, m.Created = raw, version, time.Now().UTC().Format(time.RFC3339)
-	if err := t.Net.Freeze(run.Path(bundle.ModelDir)); err != nil {
-		return err
-	}
-	if err := bundle.Write(run.Work, m); err != nil {
-		return err
-	}
-	if err := t.History.Save(run.Work); err != nil {
-		return err
-	}
-	c := report.Curves{Runs: []report.NamedHistory{{Name: m.Kind, History: t.History}}}
-	if err := c.WriteLoss(run.Path("loss.png")); err != nil {
-		return err
-	}
-	return c.WriteAccuracy(run.Path("accuracy.png"))
-}
-
-func summarize(ios streams, out string, h *finetune.History) {
-	last, _ := h.Last()
-	best, _ := h.Best()
-	switch h.Stopped {
-	case finetune.StopInterrupted:
-		fmt.Fprintf(ios.Err, "interrupted after %d epochs: kept the model of epoch %d (val_loss %.4f, val_accuracy %.4f)\n",
-			len(h.Epochs), best.Epoch, best.ValLoss, best.ValAccuracy)
-	case finetune.StopEarly:
-		fmt.Fprintf(ios.Err, "early stopping after epoch %d\n", last.Epoch)
-	}
-	kept := last
-	if h.Restored || h.Stopped == finetune.StopInterrupted {
-		kept = best
-	}
-	fmt.Fprintf(ios.Out, "%s: validation accuracy %.4f, loss %.4f (epoch %d of %d)\n", out, kept.ValAccuracy, kept.ValLoss, kept.Epoch, len(h.Epochs))
-}

@@ -1,0 +1,451 @@
+package report
+
+import (
+	"bytes"
+	"encoding/base64"
+	"fmt"
+	"html/template"
+	"image/png"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// Document is a report: a title, an optional lead paragraph and sections. It renders to Markdown
+// (images referenced by relative path) and to one self-contained HTML page (images embedded as
+// base64 data: URIs, CSS inline, no external requests, no JavaScript needed).
+//
+// All text is plain text: WriteHTML escapes it, and WriteMarkdown escapes the pipes of table
+// cells and writes the rest as it is.
+type Document struct {
+	Title    string
+	Lead     string
+	Sections []Section
+	Footer   string // small print at the bottom, such as who generated the report and when
+}
+
+// Section is a heading with its paragraphs, an optional table, figures and notes, in that order.
+type Section struct {
+	Heading    string
+	Paragraphs []string
+	Table      *Table
+	Images     []Figure
+	Notes      []string // small print bullets
+}
+
+// Table is a table of text cells. Rows may be shorter than the header (the missing cells are
+// empty) but not longer.
+type Table struct {
+	Caption string
+	Header  []string
+	Rows    [][]string
+	Align   []string // "l", "r" or "c" per column (or "" for the default, left); optional
+}
+
+// Figure is a PNG image with a caption.
+type Figure struct {
+	Path    string // PNG file; in Markdown written relative to the report's folder
+	Caption string
+	Alt     string // text for readers who cannot see the image; defaults to the caption
+}
+
+// WriteMarkdown writes the document as Markdown to path, atomically. Figures are linked by
+// their path relative to path's folder; each must exist.
+func (d *Document) WriteMarkdown(path string) error {
+	if err := d.check(); err != nil {
+		return fmt.Errorf("markdown report %s: %w", path, err)
+	}
+	dir, err := filepath.Abs(filepath.Dir(path))
+	if err != nil {
+		return fmt.Errorf("markdown report %s: %w", path, err)
+	}
+	var b strings.Builder
+	para := func(s string) { // a block, separated from the next by a blank line
+		b.WriteString(s)
+		b.WriteString("\n\n")
+	}
+	para("# " + oneLine(d.Title))
+	if d.Lead != "" {
+		para(d.Lead)
+	}
+	for _, s := range d.Sections {
+		para("## " + oneLine(s.Heading))
+		for _, p := range s.Paragraphs {
+			para(p)
+		}
+		if t := s.Table; t != nil {
+			if t.Caption != "" {
+				para("**" + oneLine(t.Caption) + "**")
+			}
+			para(markdownTable(t))
+		}
+		for _, f := range s.Images {
+			if _, err := os.Stat(f.Path); err != nil {
+				return fmt.Errorf("markdown report %s: figure: %w", path, err)
+			}
+			link, err := relativeLink(dir, f.Path)
+			if err != nil {
+				return fmt.Errorf("markdown report %s: figure %s: %w", path, f.Path, err)
+			}
+			para("![" + markdownAlt(f.alt()) + "](" + link + ")")
+			if f.Caption != "" {
+				para("*" + oneLine(f.Caption) + "*")
+			}
+		}
+		if len(s.Notes) > 0 {
+			var notes []string
+			for _, n := range s.Notes {
+				notes = append(notes, "- "+oneLine(n))
+			}
+			para(strings.Join(notes, "\n"))
+		}
+	}
+	if d.Footer != "" {
+		para("---")
+		para(d.Footer)
+	}
+	out := strings.TrimRight(b.String(), "\n") + "\n"
+	if err := writeFileAtomic(path, []byte(out)); err != nil {
+		return fmt.Errorf("markdown report: %w", err)
+	}
+	return nil
+}
+
+// WriteHTML writes the document as one self-contained HTML page to path, atomically: the CSS is
+// inline and each figure is embedded as a data: URI, so the page needs no other file, no network
+// and no JavaScript.
+func (d *Document) WriteHTML(path string) error {
+	if err := d.check(); err != nil {
+		return fmt.Errorf("html report %s: %w", path, err)
+	}
+	page := htmlPage{Title: d.Title, Lead: d.Lead, Footer: d.Footer}
+	for i, s := range d.Sections {
+		hs := htmlSection{ID: fmt.Sprintf("section-%d", i+1), Heading: s.Heading,
+			Paragraphs: s.Paragraphs, Notes: s.Notes}
+		if t := s.Table; t != nil {
+			ht := &htmlTable{Caption: t.Caption}
+			n := len(t.Header)
+			for c, h := range t.Header {
+				ht.Header = append(ht.Header, htmlCell{Text: h, Class: alignClass(t, c)})
+			}
+			for _, row := range t.Rows {
+				cells := make([]htmlCell, n)
+				for c := range n {
+					cells[c].Class = alignClass(t, c)
+					if c < len(row) {
+						cells[c].Text = row[c]
+					}
+				}
+				ht.Rows = append(ht.Rows, cells)
+			}
+			hs.Table = ht
+		}
+		for _, f := range s.Images {
+			img, err := embedPNG(f.Path)
+			if err != nil {
+				return fmt.Errorf("html report %s: %w", path, err)
+			}
+			img.Alt, img.Caption = f.alt(), f.Caption
+			hs.Figures = append(hs.Figures, img)
+		}
+		page.Sections = append(page.Sections, hs)
+	}
+	var b bytes.Buffer
+	if err := pageTemplate.Execute(&b, page); err != nil {
+		return fmt.Errorf("html report %s: %w", path, err)
+	}
+	if err := writeFileAtomic(path, b.Bytes()); err != nil {
+		return fmt.Errorf("html report: %w", err)
+	}
+	return nil
+}
+
+// check reports what would make a malformed table.
+func (d *Document) check() error {
+	for _, s := range d.Sections {
+		t := s.Table
+		if t == nil {
+			continue
+		}
+		if len(t.Header) == 0 {
+			return fmt.Errorf("section %q: table has no header", s.Heading)
+		}
+		if len(t.Align) > len(t.Header) {
+			return fmt.Errorf("section %q: table has %d alignments for %d columns", s.Heading, len(t.Align), len(t.Header))
+		}
+		for c, a := range t.Align {
+			if a != "" && a != "l" && a != "r" && a != "c" {
+				return fmt.Errorf("section %q: table column %d: alignment %q is not l, r or c", s.Heading, c+1, a)
+			}
+		}
+		for r, row := range t.Rows {
+			if len(row) > len(t.Header) {
+				return fmt.Errorf("section %q: table row %d has %d cells for %d columns", s.Heading, r+1, len(row), len(t.Header))
+			}
+		}
+	}
+	return nil
+}
+
+func (f Figure) alt() string {
+	switch {
+	case f.Alt != "":
+		return f.Alt
+	case f.Caption != "":
+		return f.Caption
+	}
+	return strings.TrimSuffix(filepath.Base(f.Path), filepath.Ext(f.Path))
+}
+
+// oneLine turns line breaks into spaces, for text that must stay on one Markdown line.
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(strings.NewReplacer("\r\n", " ", "\n", " ", "\r", " ").Replace(s)), " ")
+}
+
+func markdownTable(t *Table) string {
+	n := len(t.Header)
+	cellsLine := func(cells []string) string {
+		var b strings.Builder
+		b.WriteString("|")
+		for c := range n {
+			v := ""
+			if c < len(cells) {
+				v = cells[c]
+			}
+			b.WriteString(" " + markdownCell(v) + " |")
+		}
+		return b.String()
+	}
+	lines := []string{cellsLine(t.Header)}
+	var rule strings.Builder
+	rule.WriteString("|")
+	for c := range n {
+		a := ""
+		if c < len(t.Align) {
+			a = t.Align[c]
+		}
+		switch a {
+		case "r":
+			rule.WriteString(" ---: |")
+		case "c":
+			rule.WriteString(" :---: |")
+		case "l":
+			rule.WriteString(" :--- |")
+		default:
+			rule.WriteString(" --- |")
+		}
+	}
+	lines = append(lines, rule.String())
+	for _, row := range t.Rows {
+		lines = append(lines, cellsLine(row))
+	}
+	return strings.Join(lines, "\n")
+}
+
+// markdownCell escapes the pipes of a table cell and keeps it on one line.
+func markdownCell(s string) string {
+	return strings.ReplaceAll(oneLine(s), "|", `\|`)
+}
+
+// markdownAlt escapes the brackets that would end an image's alt text.
+func markdownAlt(s string) string {
+	return strings.NewReplacer(`\`, `\\`, "[", `\[`, "]", `\]`).Replace(oneLine(s))
+}
+
+// relativeLink is the Markdown link target of file from a document in dir: the relative path
+// with forward slashes, in angle brackets when it holds characters that would end the link.
+func relativeLink(dir, file string) (string, error) {
+	abs, err := filepath.Abs(file)
+	if err != nil {
+		return "", err
+	}
+	rel, err := filepath.Rel(dir, abs)
+	if err != nil {
+		rel = abs // another volume: the absolute path is all there is
+	}
+	rel = filepath.ToSlash(rel)
+	if strings.ContainsAny(rel, " ()<>") {
+		return "<" + strings.NewReplacer("<", "%3C", ">", "%3E").Replace(rel) + ">", nil
+	}
+	return rel, nil
+}
+
+func alignClass(t *Table, c int) string {
+	if c < len(t.Align) {
+		switch t.Align[c] {
+		case "r":
+			return "r"
+		case "c":
+			return "c"
+		}
+	}
+	return ""
+}
+
+// embedPNG reads a PNG file into a data: URI, with its size.
+func embedPNG(path string) (htmlFigure, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return htmlFigure{}, fmt.Errorf("figure: %w", err)
+	}
+	cfg, err := png.DecodeConfig(bytes.NewReader(data))
+	if err != nil {
+		return htmlFigure{}, fmt.Errorf("figure %s is not a PNG: %w", path, err)
+	}
+	// The URI is built here from the file's bytes, in base64, so it is safe to mark as a URL.
+	src := template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(data))
+	return htmlFigure{Src: src, Width: cfg.Width, Height: cfg.Height}, nil
+}
+
+// writeFileAtomic writes data to a temporary file beside path and renames it to path, so that
+// readers see the old file or the new one, never a part.
+func writeFileAtomic(path string, data []byte) (err error) {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.tmp")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(f.Name())
+		}
+	}()
+	if _, err = f.Write(data); err != nil {
+		return err
+	}
+	if err = f.Chmod(0o644); err != nil {
+		return err
+	}
+	if err = f.Sync(); err != nil {
+		return err
+	}
+	if err = f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), path)
+}
+
+type htmlPage struct {
+	Title, Lead, Footer string
+	Sections            []htmlSection
+}
+
+type htmlSection struct {
+	ID, Heading string
+	Paragraphs  []string
+	Table       *htmlTable
+	Figures     []htmlFigure
+	Notes       []string
+}
+
+type htmlTable struct {
+	Caption string
+	Header  []htmlCell
+	Rows    [][]htmlCell
+}
+
+type htmlCell struct{ Text, Class string }
+
+type htmlFigure struct {
+	Src           template.URL
+	Width, Height int
+	Alt, Caption  string
+}
+
+var pageTemplate = template.Must(template.New("report").Parse(`<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{{.Title}}</title>
+<style>
+:root { color-scheme: light; }
+* { box-sizing: border-box; }
+body { margin: 0; background: #f6f7f9; color: #1d2330;
+  font: 16px/1.55 system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif; }
+main { max-width: 1000px; margin: 0 auto; padding: 2rem 1.25rem 1rem; background: #fff; min-height: 100vh; }
+h1 { font-size: 1.9rem; line-height: 1.2; margin: 0 0 .75rem; }
+h2 { font-size: 1.35rem; margin: 2.25rem 0 .75rem; padding-bottom: .3rem; border-bottom: 1px solid #e1e4ea; }
+p { margin: 0 0 1rem; }
+.lead { font-size: 1.1rem; color: #3b4456; }
+.table-wrap { overflow-x: auto; margin: 0 0 1.25rem; }
+table { border-collapse: collapse; font-size: .95rem; }
+caption { caption-side: top; text-align: left; font-weight: 600; padding: 0 0 .4rem; }
+th, td { border: 1px solid #c9ced8; padding: .35rem .7rem; text-align: left; vertical-align: top; }
+th { background: #eef1f5; font-weight: 600; }
+tbody tr:nth-child(even) td { background: #fafbfc; }
+.r { text-align: right; font-variant-numeric: tabular-nums; }
+.c { text-align: center; }
+.figures { display: grid; grid-template-columns: repeat(auto-fit, minmax(min(100%, 420px), 1fr));
+  gap: 1.25rem; margin: 0 0 1.25rem; }
+figure { margin: 0; }
+figure img { display: block; max-width: 100%; height: auto; margin: 0 auto; border: 1px solid #e1e4ea; }
+figcaption { font-size: .9rem; color: #4b5468; margin-top: .4rem; text-align: center; }
+.notes { font-size: .85rem; color: #5b6478; padding-left: 1.2rem; margin: 0 0 1rem; }
+footer { margin-top: 2.5rem; padding-top: .75rem; border-top: 1px solid #e1e4ea; font-size: .85rem; color: #5b6478; }
+@media print { body { background: #fff; } main { padding: 0; } .figures { break-inside: avoid; } }
+</style>
+</head>
+<body>
+<main>
+<header>
+<h1>{{.Title}}</h1>
+{{- if .Lead}}
+<p class="lead">{{.Lead}}</p>
+{{- end}}
+</header>
+{{- range .Sections}}
+<section id="{{.ID}}">
+<h2>{{.Heading}}</h2>
+{{- range .Paragraphs}}
+<p>{{.}}</p>
+{{- end}}
+{{- with .Table}}
+<div class="table-wrap">
+<table>
+{{- if .Caption}}
+<caption>{{.Caption}}</caption>
+{{- end}}
+<thead>
+<tr>{{range .Header}}<th{{if .Class}} class="{{.Class}}"{{end}}>{{.Text}}</th>{{end}}</tr>
+</thead>
+<tbody>
+{{- range .Rows}}
+<tr>{{range .}}<td{{if .Class}} class="{{.Class}}"{{end}}>{{.Text}}</td>{{end}}</tr>
+{{- end}}
+</tbody>
+</table>
+</div>
+{{- end}}
+{{- if .Figures}}
+<div class="figures">
+{{- range .Figures}}
+<figure>
+<img src="{{.Src}}" width="{{.Width}}" height="{{.Height}}" alt="{{.Alt}}">
+{{- if .Caption}}
+<figcaption>{{.Caption}}</figcaption>
+{{- end}}
+</figure>
+{{- end}}
+</div>
+{{- end}}
+{{- if .Notes}}
+<ul class="notes">
+{{- range .Notes}}
+<li>{{.}}</li>
+{{- end}}
+</ul>
+{{- end}}
+</section>
+{{- end}}
+{{- if .Footer}}
+<footer>{{.Footer}}</footer>
+{{- end}}
+</main>
+</body>
+</html>
+`))
