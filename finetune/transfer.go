@@ -244,4 +244,3 @@ func (s *featureSet) Fill(dst []float32, i int, draw uint64) error {
 	copy(dst, views[x%uint64(len(views))])
 	return nil
 }
-

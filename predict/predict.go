@@ -23,7 +23,7 @@ type Model struct {
 	model    *tf.SavedModel
 	input    tf.Output
 	probs    tf.Output
-	std      *augment.Augmenter  // scratch: rescale and featurewise normalisation
+	std      *augment.Augmenter // scratch: rescale and featurewise normalisation
 	backbone *backbone.Backbone // transfer
 }
 

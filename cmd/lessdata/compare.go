@@ -106,7 +106,9 @@ func runCompare(ctx context.Context, ios streams, g *globalOptions, o *compareOp
 		run  func(finetune.FitOptions) (*outcome, error)
 	}
 	recipes := []recipe{
-		{bundle.KindScratch, func(f finetune.FitOptions) (*outcome, error) { return runScratch(ctx, ios, ds, o.dataOptions, o.scratch, f) }},
+		{bundle.KindScratch, func(f finetune.FitOptions) (*outcome, error) {
+			return runScratch(ctx, ios, ds, o.dataOptions, o.scratch, f)
+		}},
 		{bundle.KindTransfer, func(f finetune.FitOptions) (*outcome, error) {
 			return runTransfer(ctx, ios, g, ds, o.transfer, f)
 		}},

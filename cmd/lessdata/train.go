@@ -220,4 +220,3 @@ func epochReporter(ios streams, label string, fit *finetune.FitOptions, save fun
 		return save(h)
 	}
 }
-
