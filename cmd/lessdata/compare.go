@@ -72,6 +72,9 @@ type method struct {
 }
 
 func runCompare(ctx context.Context, ios streams, g *globalOptions, o *compareOptions) error {
+	if err := o.scratch.validate(); err != nil {
+		return err
+	}
 	fit, err := o.fitFlags.options(o.Seed)
 	if err != nil {
 		return err

@@ -54,10 +54,14 @@ type outcome struct {
 
 func (o *outcome) Close() { o.Trained.Net.Close() }
 
-func runScratch(ctx context.Context, ios streams, ds *dataset.Dataset, d dataOptions, s scratchFlags, fit finetune.FitOptions) (*outcome, error) {
+func (s scratchFlags) validate() error {
 	if s.Size < 16 {
-		return nil, fmt.Errorf("--size %d is too small for the CNN (at least 16)", s.Size)
+		return fmt.Errorf("--size %d is too small for the CNN (at least 16)", s.Size)
 	}
+	return nil
+}
+
+func runScratch(ctx context.Context, ios streams, ds *dataset.Dataset, d dataOptions, s scratchFlags, fit finetune.FitOptions) (*outcome, error) {
 	start := time.Now()
 	train, val, err := decodeSplits(ctx, ios, ds, s.Size, s.Size, false)
 	if err != nil {
@@ -208,7 +212,11 @@ func printMetrics(ios streams, name string, o *outcome) {
 	if m.Positive != "" {
 		fmt.Fprintf(ios.Out, "  sensitivity %.3f  specificity %.3f (positive %s)", m.Sensitivity, m.Specificity, m.Positive)
 	}
-	fmt.Fprintf(ios.Out, "  %d images  %.1fs\n", m.N, o.Seconds)
+	fmt.Fprintf(ios.Out, "  %d images", m.N)
+	if o.Seconds > 0 {
+		fmt.Fprintf(ios.Out, "  %.1fs", o.Seconds)
+	}
+	fmt.Fprintln(ios.Out)
 }
 
 func fmtAUC(v float64) string {
@@ -269,6 +277,9 @@ func trainOne(ctx context.Context, ios streams, d dataOptions, f fitFlags, out o
 }
 
 func runTrainScratch(ctx context.Context, ios streams, o *trainScratchOptions) error {
+	if err := o.scratchFlags.validate(); err != nil {
+		return err
+	}
 	return trainOne(ctx, ios, o.dataOptions, o.fitFlags, o.outFlags, func(ds *dataset.Dataset, fit finetune.FitOptions) (*outcome, error) {
 		return runScratch(ctx, ios, ds, o.dataOptions, o.scratchFlags, fit)
 	})

@@ -16,7 +16,9 @@ import (
 	"github.com/lessdata/lessdata/finetune"
 )
 
-// writeDataset writes a tiny two-class dataset of PNGs: left-bright vs right-bright.
+// writeDataset writes a tiny dataset of PNGs. The classes differ in colour (the first class
+// named in sorted order is reddish, the next bluish, a third greenish), which survives flips,
+// rotations and brightness changes.
 func writeDataset(t *testing.T, perClass map[string]int) string {
 	t.Helper()
 	root := t.TempDir()
@@ -26,13 +28,13 @@ func writeDataset(t *testing.T, perClass map[string]int) string {
 			require.NoError(t, os.MkdirAll(dir, 0o755))
 			for i := 0; i < n; i++ {
 				img := image.NewRGBA(image.Rect(0, 0, 32, 32))
+				hue := map[string]int{"left": 0, "right": 2, "up": 1, "middle": 1}[class]
 				for y := 0; y < 32; y++ {
 					for x := 0; x < 32; x++ {
 						v := uint8(60 + (x*7+y*13+i*31)%50)
-						if (x < 16) == (class == "left") {
-							v += 120
-						}
-						img.Set(x, y, color.RGBA{v, v, v, 255})
+						px := [3]uint8{v, v, v}
+						px[hue] += 120
+						img.Set(x, y, color.RGBA{px[0], px[1], px[2], 255})
 					}
 				}
 				f, err := os.Create(filepath.Join(dir, class+string(rune('a'+i))+".png"))
@@ -51,7 +53,8 @@ func TestTrainScratchWritesARun(t *testing.T) {
 	args := []string{"train", "scratch", "--data", data, "--out", out, "--epochs", "3", "--batch", "4", "--size", "24"}
 	stdout, stderr, err := run(t, args...)
 	require.NoError(t, err, stderr)
-	require.Contains(t, stdout, out+": validation accuracy")
+	require.Contains(t, stdout, "model: "+out)
+	require.Regexp(t, `scratch +accuracy 1\.000`, stdout, "colours are easy to tell apart")
 	require.Contains(t, stderr, "scratch epoch 3/3")
 	require.Contains(t, stderr, "classes [left right], train [6 6], validation [6 6]")
 	for _, f := range []string{"bundle.json", "model/saved_model.pb", "history.json", "history.csv", "loss.png", "accuracy.png"} {
