@@ -6,7 +6,7 @@ BIN := bin/lessdata
 SHARED ?= ../shared
 PY := .deps/venv/bin/python
 
-.PHONY: help setup build test example bench clean
+.PHONY: help setup setup-test build test example bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/'
@@ -17,7 +17,11 @@ setup: ## install the pinned TensorFlow C library (and the Python tools' venv) i
 build: setup ## build bin/lessdata
 	$(GO) build -o $(BIN) ./cmd/lessdata
 
-test: build ## run every test: go vet, Go tests, Python tests of models/
+setup-test: setup ## also install Chromium (Debian's package) for the report rendering test
+	@bash scripts/setup-chromium.sh
+
+test: build setup-test ## run every test: gofmt, go vet, Go tests, Python tests of models/
+	@test -z "$$(gofmt -l .)" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
 	$(GO) vet ./...
 	$(GO) test -count=1 ./...
 	$(PY) -m pytest -q models/tests

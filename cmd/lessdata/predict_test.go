@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/lessdata/lessdata/internal/browsertest"
 	"github.com/lessdata/lessdata/report"
 )
 
@@ -142,4 +143,19 @@ func TestCompareWritesReport(t *testing.T) {
 	require.NoError(t, err)
 	require.Contains(t, string(md), "| scratch |")
 	require.Contains(t, string(md), "| transfer |")
+}
+
+// The compare report opens in headless Chromium and every plot renders.
+func TestCompareReportRendersInChromium(t *testing.T) {
+	browsertest.Require(t)
+	data := writeDataset(t, map[string]int{"left": 4, "right": 4})
+	out := filepath.Join(t.TempDir(), "cmp")
+	_, stderr, err := run(t, withMirror(t, "compare", "--data", data, "--out", out, "--epochs", "2", "--batch", "4",
+		"--scratch-size", "24", "--backbone", "mobilenet_v1_025", "--transfer-views", "1")...)
+	require.NoError(t, err, stderr)
+	shot := browsertest.CheckPage(t, filepath.Join(out, "report.html"))
+	require.FileExists(t, shot)
+	page, err := os.ReadFile(filepath.Join(out, "report.html"))
+	require.NoError(t, err)
+	require.Equal(t, 5, browsertest.CheckWellFormed(t, page)["img"], "loss, accuracy, two confusion matrices, ROC")
 }
