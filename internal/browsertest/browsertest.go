@@ -236,4 +236,3 @@ func CheckWellFormed(t testing.TB, page []byte) map[string]int {
 		}
 	}
 }
-
