@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The default example: fetch the pinned ImageNet MobileNetV2, convert it into a SavedModel, and
-# classify the check images. Beside ../shared (the project's data folder) both the model and the
-# images come from there; elsewhere they are downloaded from their pinned public sources.
+# classify the check images; then, where the car_vs_bus dataset is at hand (../shared), compare
+# the article's CNN from scratch with transfer learning on it and write the report to
+# runs/car_vs_bus/report.html. Beside ../shared the model and images come from there; elsewhere
+# they are downloaded from their pinned public sources.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
@@ -37,3 +39,11 @@ echo "== lessdata backbones fetch mobilenet_v2" >&2
 "$bin" backbones fetch mobilenet_v2 "${args[@]}"
 echo "== lessdata backbones classify mobilenet_v2 (check images)" >&2
 "$bin" backbones classify mobilenet_v2 "${images[@]}" "${args[@]}"
+
+data="$shared/datasets/car_vs_bus"
+if [[ -d "$data" ]]; then
+  echo "== lessdata compare --data $data --backbone mobilenet_v2 --out runs/car_vs_bus" >&2
+  "$bin" compare --data "$data" --backbone mobilenet_v2 --out runs/car_vs_bus --force "${args[@]}"
+else
+  echo "(no $data here: for the compare example, point lessdata compare --data at a folder of images)" >&2
+fi
