@@ -10,13 +10,17 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"sync"
 )
 
-// FeatureCache keeps backbone feature vectors on disk, one small file per vector, under
-// dir/<backbone digest>/. Keys are content hashes, so a cache is shared across runs, sizes,
-// folds and datasets that contain the same images. The zero value (no dir) caches nothing.
+// FeatureCache keeps backbone feature vectors in memory and on disk, one small file per vector,
+// under dir/<backbone digest>/. Keys are content hashes, so a cache is shared across runs, sizes,
+// folds and datasets that contain the same images. The zero value keeps them in memory only. It
+// is safe for concurrent use.
 type FeatureCache struct {
 	dir string
+	mu  sync.Mutex
+	mem map[string][]float32
 }
 
 // NewFeatureCache returns a cache for one backbone in root ("" for none).
@@ -31,6 +35,12 @@ func (c *FeatureCache) path(key string) string { return filepath.Join(c.dir, key
 
 // Get returns the vector stored under key, if it is there with length n.
 func (c *FeatureCache) Get(key string, n int) ([]float32, bool) {
+	c.mu.Lock()
+	v, ok := c.mem[key]
+	c.mu.Unlock()
+	if ok && len(v) == n {
+		return v, true
+	}
 	if c.dir == "" {
 		return nil, false
 	}
@@ -38,15 +48,26 @@ func (c *FeatureCache) Get(key string, n int) ([]float32, bool) {
 	if err != nil || len(b) != 4*n {
 		return nil, false
 	}
-	v := make([]float32, n)
+	v = make([]float32, n)
 	for i := range v {
 		v[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
 	}
+	c.remember(key, v)
 	return v, true
+}
+
+func (c *FeatureCache) remember(key string, v []float32) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.mem == nil {
+		c.mem = map[string][]float32{}
+	}
+	c.mem[key] = v
 }
 
 // Put stores v under key; a failure to cache is returned but does not lose the vector.
 func (c *FeatureCache) Put(key string, v []float32) error {
+	c.remember(key, v)
 	if c.dir == "" {
 		return nil
 	}

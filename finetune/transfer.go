@@ -54,36 +54,11 @@ func Transfer(ctx context.Context, classes []string, train, val Keyed, opt Trans
 	if len(train.Images) == 0 || len(val.Images) == 0 {
 		return nil, fmt.Errorf("transfer: need training and validation images (got %d and %d)", len(train.Images), len(val.Images))
 	}
-	if opt.Cache == nil {
-		opt.Cache = &FeatureCache{}
-	}
-	views := opt.Views
-	if views <= 0 {
-		views = DefaultViews
-	}
-	p := opt.Augment
-	p.Rescale, p.FeaturewiseCenter, p.FeaturewiseStdNormalization = 0, false, false
-	if opt.NoAugment {
-		views = 1
-	}
-	aug, err := augment.New(p, nil, opt.Fit.Seed)
-	if err != nil {
-		return nil, fmt.Errorf("transfer: %w", err)
-	}
-	recipe, err := json.Marshal(struct {
-		P    augment.Params
-		Seed uint64
-	}{p, opt.Fit.Seed})
+	ex, views, err := newExtractor(&opt)
 	if err != nil {
 		return nil, err
 	}
-	ex := &extractor{b: opt.Backbone, cache: opt.Cache, aug: aug, recipe: string(recipe), progress: opt.OnFeatures}
-	ex.total = len(val.Images)
-	if opt.NoAugment {
-		ex.total += len(train.Images)
-	} else {
-		ex.total += len(train.Images) * views
-	}
+	ex.total = len(val.Images) + len(train.Images)*views
 	var trainFeats [][][]float32 // [image][view]
 	if opt.NoAugment {
 		plain, err := ex.plain(ctx, train)
@@ -115,6 +90,56 @@ func Transfer(ctx context.Context, classes []string, train, val Keyed, opt Trans
 		return nil, fmt.Errorf("transfer: %w", err)
 	}
 	return &Trained{Net: net, History: hist, Val: valEx}, nil
+}
+
+// newExtractor prepares feature extraction for the options, and returns the views per image.
+func newExtractor(opt *TransferOptions) (*extractor, int, error) {
+	if opt.Cache == nil {
+		opt.Cache = &FeatureCache{}
+	}
+	views := opt.Views
+	if views <= 0 {
+		views = DefaultViews
+	}
+	p := opt.Augment
+	p.Rescale, p.FeaturewiseCenter, p.FeaturewiseStdNormalization = 0, false, false
+	if opt.NoAugment {
+		views = 1
+	}
+	aug, err := augment.New(p, nil, opt.Fit.Seed)
+	if err != nil {
+		return nil, 0, fmt.Errorf("transfer: %w", err)
+	}
+	recipe, err := json.Marshal(struct {
+		P    augment.Params
+		Seed uint64
+	}{p, opt.Fit.Seed})
+	if err != nil {
+		return nil, 0, err
+	}
+	return &extractor{b: opt.Backbone, cache: opt.Cache, aug: aug, recipe: string(recipe), progress: opt.OnFeatures}, views, nil
+}
+
+// WarmFeatures extracts into opt.Cache the features Transfer will ask for when set's images are
+// used for training (their augmented views) and for validation (plain), so that many Transfer
+// calls over subsets or folds of set, even in parallel, extract each vector once.
+func WarmFeatures(ctx context.Context, set Keyed, opt TransferOptions) error {
+	if opt.Backbone == nil {
+		return fmt.Errorf("transfer: no backbone")
+	}
+	ex, views, err := newExtractor(&opt)
+	if err != nil {
+		return err
+	}
+	ex.total = len(set.Images)
+	if !opt.NoAugment {
+		ex.total += len(set.Images) * views
+		if _, err := ex.augmented(ctx, set, views); err != nil {
+			return err
+		}
+	}
+	_, err = ex.plain(ctx, set)
+	return err
 }
 
 // extractor computes backbone features of plain or augmented images through the cache.

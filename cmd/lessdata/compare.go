@@ -18,6 +18,8 @@ import (
 type compareOptions struct {
 	dataOptions
 	fitFlags
+	gridFlags
+	Folds    int
 	scratch  scratchFlags
 	transfer transferFlags
 	outFlags
@@ -35,7 +37,13 @@ RUN receives scratch/ and transfer/ (each a model bundle that predict and eval r
 compare.json, report.md and a self-contained report.html with the validation loss and
 accuracy curves of both methods, a metrics table (accuracy with its 95% Wilson interval, ROC
 AUC, per-class precision, recall and F1, sensitivity and specificity), both confusion
-matrices, both ROC curves and each method's wall time.`,
+matrices, both ROC curves and each method's wall time.
+
+With --folds K (stratified k-fold cross-validation over all images) and/or --repeats R
+(different seeds), compare trains both methods on every fold or repeat and reports each
+method's mean with its 95% interval and the paired difference transfer minus scratch with
+its interval (cv.json, cv.csv, report.html); no model bundle is written then. Finished
+trainings are saved at once, so the same command resumes after Ctrl-C.`,
 		Example: `  lessdata compare --data ../shared/datasets/car_vs_bus --backbone mobilenet_v2 --out runs/car_vs_bus`,
 		Args:    cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
@@ -47,6 +55,8 @@ matrices, both ROC curves and each method's wall time.`,
 	o.scratch.flags(cmd, "scratch-")
 	o.transfer.flags(cmd, "transfer-")
 	o.outFlags.flags(cmd)
+	o.gridFlags.flags(cmd, 1)
+	cmd.Flags().IntVar(&o.Folds, "folds", 0, "k-fold cross-validation over training and validation images pooled (0: use the given split)")
 	return cmd
 }
 
@@ -74,6 +84,9 @@ type method struct {
 func runCompare(ctx context.Context, ios streams, g *globalOptions, o *compareOptions) error {
 	if err := o.scratch.validate(); err != nil {
 		return err
+	}
+	if o.Folds != 0 || o.Repeats != 1 {
+		return runCompareCV(ctx, ios, g, o)
 	}
 	fit, err := o.fitFlags.options(o.Seed)
 	if err != nil {
