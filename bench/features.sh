@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Feature-extraction throughput of the converted MobileNetV2 (224x224, batch 1 and 32):
 # lessdata (Go, TensorFlow C API) against the same SavedModel run by TensorFlow in Python, on this
-# machine, in this script. Each side reports its best of 3 runs; the ratio is lessdata / Python.
+# machine, in this script. The two sides run in alternating rounds (so that a busy spell on this
+# shared machine hits both) and each reports its best round; the ratio is lessdata / Python.
 # Usage: bash bench/features.sh [seconds per run, default 5]
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -12,13 +13,23 @@ mirror=()
 [[ -z "${LESSDATA_MIRROR:-}" && -d "$shared/backbones" ]] && mirror=(--mirror "$shared/backbones")
 model=$(./bin/lessdata backbones fetch mobilenet_v2 "${mirror[@]}")
 
-echo "lessdata: go test -bench BenchmarkFeatures (best of 3 x ${secs}s)" >&2
-go_out=$(LESSDATA_BENCH_BACKBONE="$model" go test -run '^$' -bench BenchmarkFeatures \
-  -benchtime "${secs}s" -count 3 ./backbone/)
+rounds=3
+go test -c -o "${TMPDIR:-/tmp}/lessdata-backbone.test" ./backbone/
+go_out=""
+py_all=()
+for r in $(seq $rounds); do
+  echo "round $r/$rounds: lessdata (Go benchmark), then TensorFlow in Python" >&2
+  go_out+=$(LESSDATA_BENCH_BACKBONE="$model" "${TMPDIR:-/tmp}/lessdata-backbone.test" -test.run '^$' \
+    -test.bench BenchmarkFeatures -test.benchtime "${secs}s")$'\n'
+  py_all+=("$(.deps/venv/bin/python bench/tf_features.py --model "$model" --batches 1,32 --seconds "$secs" --repeats 1 | tail -1)")
+done
 go_ips() { awk -v b="batch$1" '$1 ~ b"-" { for (i = 1; i <= NF; i++) if ($(i+1) == "images/s" && $i > best) best = $i } END { print best }' <<<"$go_out"; }
-
-echo "python: bench/tf_features.py (best of 3 x ${secs}s)" >&2
-py_out=$(.deps/venv/bin/python bench/tf_features.py --model "$model" --batches 1,32 --seconds "$secs" --repeats 3 | tail -1)
+py_out=$(.deps/venv/bin/python -c '
+import json, sys
+runs = [json.loads(a) for a in sys.argv[1:]]
+best = {k: {b: max(r[k][b] for r in runs) for b in runs[0][k]} for k in ("python_tf2", "python_v1_session")}
+best["tf_version"] = runs[0]["tf_version"]
+print(json.dumps(best))' "${py_all[@]}")
 
 .deps/venv/bin/python - "$py_out" "$(go_ips 1)" "$(go_ips 32)" <<'PY'
 import json, sys

@@ -33,7 +33,7 @@ type transferFlags struct {
 
 func (t *transferFlags) flags(cmd *cobra.Command, prefix string) {
 	d := head.Default()
-	cmd.Flags().StringVar(&t.Backbone, "backbone", "mobilenet_v2", "backbone name (see `lessdata backbones list`) or folder")
+	cmd.Flags().StringVar(&t.Backbone, "backbone", "mobilenet_v2", "backbone: a name from lessdata backbones list, or a backbone folder")
 	cmd.Flags().IntVar(&t.Views, prefix+"views", finetune.DefaultViews, "transfer: augmented views per training image whose features are extracted (and cached)")
 	cmd.Flags().BoolVar(&t.NoAugment, prefix+"no-augment", false, "transfer: use the plain images only")
 	cmd.Flags().IntVar(&t.Hidden, "hidden", 0, "transfer: width of a hidden layer in the head (0: linear head)")
