@@ -92,9 +92,16 @@ func TestModelBundleRefusals(t *testing.T) {
 	_, _, err = run(t, withMirror(t, "predict", "--model", model, "--backbone", strings.TrimSpace(other), good)...)
 	require.ErrorContains(t, err, "is not the one the model was trained with")
 
-	// A bundle from a newer lessdata is refused with a clear message.
+	// A backbone whose input size differs from the bundle's is refused.
 	b, err := os.ReadFile(filepath.Join(model, "bundle.json"))
 	require.NoError(t, err)
+	resized := strings.Replace(strings.Replace(string(b), `"width": 128`, `"width": 224`, 1), `"height": 128`, `"height": 224`, 1)
+	require.NotEqual(t, string(b), resized)
+	require.NoError(t, os.WriteFile(filepath.Join(model, "bundle.json"), []byte(resized), 0o644))
+	_, _, err = run(t, withMirror(t, "predict", "--model", model, good)...)
+	require.ErrorContains(t, err, "takes 128x128 images, the model was trained on 224x224")
+
+	// A bundle from a newer lessdata is refused with a clear message.
 	newer := strings.Replace(string(b), `"format_version": 1`, `"format_version": 99`, 1)
 	require.NoError(t, os.WriteFile(filepath.Join(model, "bundle.json"), []byte(newer), 0o644))
 	_, _, err = run(t, withMirror(t, "predict", "--model", model, good)...)
