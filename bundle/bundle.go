@@ -134,6 +134,7 @@ func Write(dir string, m *Manifest) error {
 type RunDir struct {
 	Final, Work string
 	force       bool
+	committed   bool
 }
 
 // Begin starts writing the run folder dir. It fails when dir exists unless force is set.
@@ -171,8 +172,14 @@ func (r *RunDir) Commit() error {
 	if err := os.Rename(r.Work, r.Final); err != nil {
 		return fmt.Errorf("finish %s: %w (the run is kept in %s)", r.Final, err, r.Work)
 	}
+	r.committed = true
 	return nil
 }
 
-// Abandon removes the folder being written.
-func (r *RunDir) Abandon() { os.RemoveAll(r.Work) }
+// Abandon removes the folder being written, unless it was committed; deferring it right after
+// Begin cleans up every way out.
+func (r *RunDir) Abandon() {
+	if !r.committed {
+		os.RemoveAll(r.Work)
+	}
+}

@@ -88,29 +88,12 @@ func runCompare(ctx context.Context, ios streams, g *globalOptions, o *compareOp
 	if o.Folds != 0 || o.Repeats != 1 {
 		return runCompareCV(ctx, ios, g, o)
 	}
-	fit, err := o.fitFlags.options(o.Seed)
+	fit, ds, rd, err := beginRun(ios, o.dataOptions, o.fitFlags, o.outFlags)
 	if err != nil {
 		return err
 	}
-	ds, err := scanData(ios, o.dataOptions)
-	if err != nil {
-		return err
-	}
-	if _, err := positiveIndex(ds.Classes, o.Positive); err != nil {
-		return err
-	}
-	rd, err := bundle.Begin(o.Out, o.Force)
-	if err != nil {
-		return err
-	}
-	committed := false
-	defer func() {
-		if !committed {
-			rd.Abandon()
-		}
-	}()
-	common := map[string]any{"data": o.Data, "seed": o.Seed, "epochs": o.Epochs, "batch": o.Batch,
-		"samples_per_epoch": o.SamplesPerEpoch, "skipped": ds.Skipped}
+	defer rd.Abandon()
+	common := runInfo(o.dataOptions, o.fitFlags, ds)
 	var outcomes []*outcome
 	defer func() {
 		for _, oc := range outcomes {
@@ -173,7 +156,6 @@ func runCompare(ctx context.Context, ios streams, g *globalOptions, o *compareOp
 	if err := rd.Commit(); err != nil {
 		return err
 	}
-	committed = true
 	for _, oc := range outcomes {
 		printMetrics(ios, oc.Kind, oc)
 	}

@@ -120,23 +120,9 @@ func runCurve(ctx context.Context, ios streams, g *globalOptions, o *curveOption
 	if o.Repeats < 1 || o.Jobs < 1 {
 		return fmt.Errorf("--repeats and --jobs must be at least 1")
 	}
-	if err := o.scratch.validate(); err != nil {
-		return err
-	}
-	if _, err := o.fitFlags.options(o.Seed); err != nil {
-		return err
-	}
-	config := map[string]any{"command": "curve", "data": o.Data, "val_split": o.ValSplit, "seed": o.Seed, "fit": o.fitFlags,
-		"scratch": o.scratch, "transfer": o.transfer, "sizes": sizes, "methods": methods, "repeats": o.Repeats}
-	if err := gridRun(o.Out, config, o.Force); err != nil {
-		return err
-	}
 	start := time.Now()
-	ds, err := scanData(ios, o.dataOptions)
-	if err != nil {
-		return err
-	}
-	p, err := newPool(ctx, ios, g, ds, o.scratch, o.transfer, o.fitFlags, o.Jobs)
+	p, err := startGrid(ctx, ios, g, gridSpec{Command: "curve", Out: o.Out, Force: o.Force, Data: o.dataOptions, Fit: o.fitFlags,
+		Scratch: o.scratch, Transfer: o.transfer, Jobs: o.Jobs, Extra: map[string]any{"sizes": sizes, "methods": methods, "repeats": o.Repeats}})
 	if err != nil {
 		return err
 	}

@@ -38,20 +38,9 @@ func runCompareCV(ctx context.Context, ios streams, g *globalOptions, o *compare
 	if o.Repeats < 1 || o.Jobs < 1 || o.Folds < 0 || o.Folds == 1 {
 		return fmt.Errorf("--repeats and --jobs must be at least 1, and --folds 0 (none) or at least 2")
 	}
-	if _, err := o.fitFlags.options(o.Seed); err != nil {
-		return err
-	}
-	config := map[string]any{"command": "compare", "data": o.Data, "val_split": o.ValSplit, "seed": o.Seed, "fit": o.fitFlags,
-		"scratch": o.scratch, "transfer": o.transfer, "folds": o.Folds, "repeats": o.Repeats}
-	if err := gridRun(o.Out, config, o.Force); err != nil {
-		return err
-	}
 	start := time.Now()
-	ds, err := scanData(ios, o.dataOptions)
-	if err != nil {
-		return err
-	}
-	p, err := newPool(ctx, ios, g, ds, o.scratch, o.transfer, o.fitFlags, o.Jobs)
+	p, err := startGrid(ctx, ios, g, gridSpec{Command: "compare", Out: o.Out, Force: o.Force, Data: o.dataOptions, Fit: o.fitFlags,
+		Scratch: o.scratch, Transfer: o.transfer, Jobs: o.Jobs, Extra: map[string]any{"folds": o.Folds, "repeats": o.Repeats}})
 	if err != nil {
 		return err
 	}

@@ -176,6 +176,44 @@ func (p *pool) train(ctx context.Context, method string, trainIdx, valIdx []int,
 		Epochs: len(t.History.Epochs), Seconds: time.Since(start).Seconds()}, nil
 }
 
+// gridSpec is what a grid command shares: data, training loop, both recipes, parallelism.
+type gridSpec struct {
+	Command  string
+	Out      string
+	Force    bool
+	Data     dataOptions
+	Fit      fitFlags
+	Scratch  scratchFlags
+	Transfer transferFlags
+	Jobs     int
+	// Extra is the command's own part of the run's config (sizes, folds, repeats...).
+	Extra map[string]any
+}
+
+// startGrid checks the shared options, starts or resumes the run folder, scans the data and
+// decodes it into a pool; the caller closes the pool.
+func startGrid(ctx context.Context, ios streams, g *globalOptions, s gridSpec) (*pool, error) {
+	if err := s.Scratch.validate(); err != nil {
+		return nil, err
+	}
+	if _, err := s.Fit.options(s.Data.Seed); err != nil {
+		return nil, err
+	}
+	config := map[string]any{"command": s.Command, "data": s.Data.Data, "val_split": s.Data.ValSplit, "seed": s.Data.Seed,
+		"fit": s.Fit, "scratch": s.Scratch, "transfer": s.Transfer}
+	for k, v := range s.Extra {
+		config[k] = v
+	}
+	if err := gridRun(s.Out, config, s.Force); err != nil {
+		return nil, err
+	}
+	ds, err := scanData(ios, s.Data)
+	if err != nil {
+		return nil, err
+	}
+	return newPool(ctx, ios, g, ds, s.Scratch, s.Transfer, s.Fit, s.Jobs)
+}
+
 // gridRun is a resumable run folder: the options it was started with are kept in config.json,
 // and a rerun with the same options resumes; other options need --force.
 func gridRun(dir string, config any, force bool) error {

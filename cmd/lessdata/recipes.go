@@ -226,29 +226,37 @@ func fmtAUC(v float64) string {
 	return fmt.Sprintf("%.3f", v)
 }
 
-// trainOne runs a recipe into a fresh run folder and commits it.
-func trainOne(ctx context.Context, ios streams, d dataOptions, f fitFlags, out outFlags, run func(*dataset.Dataset, finetune.FitOptions) (*outcome, error)) error {
+// beginRun checks the options, scans the data and starts the run folder; the caller defers
+// rd.Abandon().
+func beginRun(ios streams, d dataOptions, f fitFlags, out outFlags) (finetune.FitOptions, *dataset.Dataset, *bundle.RunDir, error) {
 	fit, err := f.options(d.Seed)
 	if err != nil {
-		return err
+		return fit, nil, nil, err
 	}
 	ds, err := scanData(ios, d)
 	if err != nil {
-		return err
+		return fit, nil, nil, err
 	}
 	if _, err := positiveIndex(ds.Classes, out.Positive); err != nil {
-		return err
+		return fit, nil, nil, err
 	}
 	rd, err := bundle.Begin(out.Out, out.Force)
+	return fit, ds, rd, err
+}
+
+// runInfo is what every model bundle records of the data and the training loop.
+func runInfo(d dataOptions, f fitFlags, ds *dataset.Dataset) map[string]any {
+	return map[string]any{"data": d.Data, "seed": d.Seed, "epochs": f.Epochs, "batch": f.Batch,
+		"samples_per_epoch": f.SamplesPerEpoch, "skipped": ds.Skipped}
+}
+
+// trainOne runs a recipe into a fresh run folder and commits it.
+func trainOne(ctx context.Context, ios streams, d dataOptions, f fitFlags, out outFlags, run func(*dataset.Dataset, finetune.FitOptions) (*outcome, error)) error {
+	fit, ds, rd, err := beginRun(ios, d, f, out)
 	if err != nil {
 		return err
 	}
-	committed := false
-	defer func() {
-		if !committed {
-			rd.Abandon()
-		}
-	}()
+	defer rd.Abandon()
 	fit.OnEpoch = func(h *finetune.History) error { return h.Save(rd.Work) }
 	o, err := run(ds, fit)
 	if err != nil {
@@ -261,15 +269,12 @@ func trainOne(ctx context.Context, ios streams, d dataOptions, f fitFlags, out o
 	if err := o.score(ds.Classes, out.Positive); err != nil {
 		return err
 	}
-	common := map[string]any{"data": d.Data, "seed": d.Seed, "epochs": f.Epochs, "batch": f.Batch,
-		"samples_per_epoch": f.SamplesPerEpoch, "skipped": ds.Skipped}
-	if err := o.save(rd.Work, common); err != nil {
+	if err := o.save(rd.Work, runInfo(d, f, ds)); err != nil {
 		return err
 	}
 	if err := rd.Commit(); err != nil {
 		return err
 	}
-	committed = true
 	summarize(ios, o.Trained.History)
 	printMetrics(ios, o.Kind, o)
 	fmt.Fprintf(ios.Out, "model: %s\n", out.Out)

@@ -1,0 +1,129 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"image/png"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/lessdata/lessdata/audit"
+	"github.com/lessdata/lessdata/audit/audittest"
+	"github.com/lessdata/lessdata/backbone"
+	"github.com/lessdata/lessdata/dataset"
+	"github.com/lessdata/lessdata/internal/shared"
+)
+
+// runAuditCmd runs `lessdata audit args...`, adding the command to the root when root.go does
+// not register it yet.
+func runAuditCmd(t *testing.T, args ...string) (string, string, error) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	ios := streams{Out: &out, Err: &errb}
+	root := newRootCmd(ios)
+	if c, _, err := root.Find([]string{"audit"}); err != nil || c == root {
+		root.AddCommand(newAuditCmd(ios, &globalOptions{}))
+	}
+	root.SetArgs(append([]string{"audit"}, args...))
+	err := root.ExecuteContext(context.Background())
+	return out.String(), errb.String(), err
+}
+
+func TestAuditWritesReportSheetAndExclusions(t *testing.T) {
+	data := t.TempDir()
+	p, err := audittest.Plant(data, 8)
+	require.NoError(t, err)
+	out := filepath.Join(t.TempDir(), "run")
+	stdout, stderr, err := runAuditCmd(t, "--data", data, "--out", out, "--fix")
+	require.NoError(t, err, stderr)
+	require.Contains(t, stderr, "classes [blobs stripes]")
+	for _, want := range []string{"LEAK train/validation", "LABEL CONFLICT", "uniform", "tiny", "transparent",
+		"exclusions: " + filepath.Join(out, "exclude.json") + " (6 images", "lessdata compare --data " + data + " --exclude"} {
+		require.Contains(t, stdout, want)
+	}
+
+	r, err := audit.ReadReport(filepath.Join(out, "audit.json"))
+	require.NoError(t, err)
+	require.Len(t, r.Groups, 2)
+	require.Equal(t, data, r.Data)
+
+	f, err := os.Open(filepath.Join(out, "contact_sheet.png"))
+	require.NoError(t, err)
+	img, err := png.Decode(f)
+	f.Close()
+	require.NoError(t, err)
+	colours := map[[4]uint32]bool{}
+	b := img.Bounds()
+	for y := b.Min.Y; y < b.Max.Y; y += 2 {
+		for x := b.Min.X; x < b.Max.X; x += 2 {
+			r, g, b, a := img.At(x, y).RGBA()
+			colours[[4]uint32{r, g, b, a}] = true
+		}
+	}
+	require.Greater(t, len(colours), 500, "the sheet shows thumbnails, not a blank page")
+
+	raw, err := os.ReadFile(filepath.Join(out, "exclude.json"))
+	require.NoError(t, err)
+	var ex []audit.Exclusion
+	require.NoError(t, json.Unmarshal(raw, &ex))
+	var paths []string
+	for _, e := range ex {
+		paths = append(paths, e.Path)
+		require.NotEmpty(t, e.Reason)
+	}
+	require.ElementsMatch(t, []string{p.Leak, p.Conflict, p.ConflictSource, p.Grey, p.Tiny, p.Transparent}, paths)
+
+	// The exclusion list filters the dataset the training commands scan.
+	ds, err := dataset.Load(data, dataset.Options{})
+	require.NoError(t, err)
+	var errb bytes.Buffer
+	kept, err := applyExclude(streams{Out: &errb, Err: &errb}, ds, data, filepath.Join(out, "exclude.json"))
+	require.NoError(t, err)
+	require.Len(t, kept.Train, len(ds.Train)-5)
+	require.Len(t, kept.Val, len(ds.Val)-1)
+	require.Contains(t, errb.String(), "excluded 6 images")
+
+	// The quick audit prints short warnings.
+	errb.Reset()
+	quickAudit(context.Background(), streams{Out: &errb, Err: &errb}, ds, data, 4)
+	require.Contains(t, errb.String(), "warning: LABEL CONFLICT")
+	require.Contains(t, errb.String(), "warning: ... and 2 more")
+	require.Contains(t, errb.String(), "lessdata audit --data "+data)
+}
+
+func TestAuditRefusals(t *testing.T) {
+	data := t.TempDir()
+	require.NoError(t, audittest.Clean(data, 4, 1))
+	_, _, err := runAuditCmd(t, "--data", data, "--fix")
+	require.ErrorContains(t, err, "give --out")
+	_, _, err = runAuditCmd(t, "--data", filepath.Join(data, "missing"))
+	require.ErrorContains(t, err, "does not exist")
+	_, _, err = runAuditCmd(t, "--data", data, "--backbone", filepath.Join(data, "no", "backbone"))
+	require.ErrorContains(t, err, "does not exist")
+	bad := filepath.Join(t.TempDir(), "exclude.json")
+	require.NoError(t, os.WriteFile(bad, []byte("[{}]"), 0o644))
+	ds, err := dataset.Load(data, dataset.Options{})
+	require.NoError(t, err)
+	_, err = applyExclude(streams{Out: &bytes.Buffer{}, Err: &bytes.Buffer{}}, ds, data, bad)
+	require.ErrorContains(t, err, "no path")
+
+	stdout, _, err := runAuditCmd(t, "--data", data)
+	require.NoError(t, err)
+	require.Contains(t, stdout, "found: nothing to report")
+}
+
+func TestAuditWithBackbone(t *testing.T) {
+	dir, err := backbone.Fetch(context.Background(), "mobilenet_v1_025", backbone.FetchOptions{CacheDir: testCache, Mirror: shared.Need(t, "backbones")})
+	require.NoError(t, err)
+	data := t.TempDir()
+	_, err = audittest.Plant(data, 8)
+	require.NoError(t, err)
+	stdout, stderr, err := runAuditCmd(t, "--data", data, "--backbone", dir, "--cache-dir", testCache)
+	require.NoError(t, err, stderr)
+	require.Contains(t, stdout, "label suspects and outliers (mobilenet_v1_025)")
+	require.Contains(t, stdout, "label check: cross-validated accuracy")
+}
