@@ -177,7 +177,7 @@ func (e *extractor) plain(ctx context.Context, set Keyed) ([][]float32, error) {
 		if i >= len(set.Hashes) || set.Hashes[i] == "" {
 			return nil, errNoHash
 		}
-		jobs[i] = job{img: im, hash: set.Hashes[i], key: featureKey(set.Hashes[i], "plain", 0, w, h), view: -1, out: &out[i]}
+		jobs[i] = job{img: im, hash: set.Hashes[i], key: PlainFeatureKey(set.Hashes[i], w, h), view: -1, out: &out[i]}
 	}
 	return out, e.run(ctx, jobs)
 }

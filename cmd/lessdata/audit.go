@@ -62,7 +62,7 @@ func runAudit(ctx context.Context, ios streams, g *globalOptions, o *auditOption
 	if o.Fix && o.Out == "" {
 		return fmt.Errorf("--fix writes exclude.json into the --out folder: give --out")
 	}
-	ds, err := scanData(ios, o.dataOptions)
+	ds, _, err := prepareData(ctx, ios, o.dataOptions, false)
 	if err != nil {
 		return err
 	}
@@ -153,10 +153,10 @@ func quickAudit(ctx context.Context, ios streams, ds *dataset.Dataset, data stri
 
 // applyExclude reads an exclusion list (from `lessdata audit --fix`) and returns ds without the
 // excluded images, reporting how many it left out and any entry that matched no image.
-func applyExclude(ios streams, ds *dataset.Dataset, data, path string) (*dataset.Dataset, error) {
+func applyExclude(ios streams, ds *dataset.Dataset, data, path string) (*dataset.Dataset, []audit.Exclusion, error) {
 	ex, err := audit.ReadExclusions(path)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	kept, used := audit.ApplyExclusions(ds, data, ex)
 	if n := len(ex) - len(used); n > 0 {
@@ -164,7 +164,7 @@ func applyExclude(ios streams, ds *dataset.Dataset, data, path string) (*dataset
 	}
 	fmt.Fprintf(ios.Err, "excluded %d images listed in %s: train %d, validation %d left\n", len(used), path, len(kept.Train), len(kept.Val))
 	if len(kept.Train) == 0 || len(kept.Val) == 0 {
-		return nil, fmt.Errorf("%s leaves no training or no validation image", path)
+		return nil, nil, fmt.Errorf("%s leaves no training or no validation image", path)
 	}
-	return kept, nil
+	return kept, used, nil
 }

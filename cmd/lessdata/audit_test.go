@@ -18,19 +18,10 @@ import (
 	"github.com/lessdata/lessdata/internal/shared"
 )
 
-// runAuditCmd runs `lessdata audit args...`, adding the command to the root when root.go does
-// not register it yet.
+// runAuditCmd runs `lessdata audit args...`.
 func runAuditCmd(t *testing.T, args ...string) (string, string, error) {
 	t.Helper()
-	var out, errb bytes.Buffer
-	ios := streams{Out: &out, Err: &errb}
-	root := newRootCmd(ios)
-	if c, _, err := root.Find([]string{"audit"}); err != nil || c == root {
-		root.AddCommand(newAuditCmd(ios, &globalOptions{}))
-	}
-	root.SetArgs(append([]string{"audit"}, args...))
-	err := root.ExecuteContext(context.Background())
-	return out.String(), errb.String(), err
+	return run(t, append([]string{"audit"}, args...)...)
 }
 
 func TestAuditWritesReportSheetAndExclusions(t *testing.T) {
@@ -81,8 +72,9 @@ func TestAuditWritesReportSheetAndExclusions(t *testing.T) {
 	ds, err := dataset.Load(data, dataset.Options{})
 	require.NoError(t, err)
 	var errb bytes.Buffer
-	kept, err := applyExclude(streams{Out: &errb, Err: &errb}, ds, data, filepath.Join(out, "exclude.json"))
+	kept, used, err := applyExclude(streams{Out: &errb, Err: &errb}, ds, data, filepath.Join(out, "exclude.json"))
 	require.NoError(t, err)
+	require.Len(t, used, 6)
 	require.Len(t, kept.Train, len(ds.Train)-5)
 	require.Len(t, kept.Val, len(ds.Val)-1)
 	require.Contains(t, errb.String(), "excluded 6 images")
@@ -108,7 +100,7 @@ func TestAuditRefusals(t *testing.T) {
 	require.NoError(t, os.WriteFile(bad, []byte("[{}]"), 0o644))
 	ds, err := dataset.Load(data, dataset.Options{})
 	require.NoError(t, err)
-	_, err = applyExclude(streams{Out: &bytes.Buffer{}, Err: &bytes.Buffer{}}, ds, data, bad)
+	_, _, err = applyExclude(streams{Out: &bytes.Buffer{}, Err: &bytes.Buffer{}}, ds, data, bad)
 	require.ErrorContains(t, err, "no path")
 
 	stdout, _, err := runAuditCmd(t, "--data", data)
@@ -126,4 +118,45 @@ func TestAuditWithBackbone(t *testing.T) {
 	require.NoError(t, err, stderr)
 	require.Contains(t, stdout, "label suspects and outliers (mobilenet_v1_025)")
 	require.Contains(t, stdout, "label check: cross-validated accuracy")
+}
+
+// compare --exclude takes the audit's list, and its report says how many images were left out
+// and why.
+func TestCompareWithAuditExclusions(t *testing.T) {
+	data := t.TempDir()
+	_, err := audittest.Plant(data, 8)
+	require.NoError(t, err)
+	auditDir := filepath.Join(t.TempDir(), "audit")
+	_, _, err = runAuditCmd(t, "--data", data, "--out", auditDir, "--fix")
+	require.NoError(t, err)
+	out := filepath.Join(t.TempDir(), "cmp")
+	_, stderr, err := run(t, withMirror(t, "compare", "--data", data, "--out", out, "--epochs", "1", "--batch", "8",
+		"--scratch-size", "24", "--backbone", "mobilenet_v1_025", "--transfer-views", "1", "--exclude", filepath.Join(auditDir, "exclude.json"))...)
+	require.NoError(t, err, stderr)
+	require.Contains(t, stderr, "excluded 6 images")
+	md, err := os.ReadFile(filepath.Join(out, "report.md"))
+	require.NoError(t, err)
+	require.Contains(t, string(md), "## Excluded images")
+	require.Contains(t, string(md), "6 images were left out")
+	var cmp comparison
+	b, err := os.ReadFile(filepath.Join(out, "compare.json"))
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(b, &cmp))
+	require.Len(t, cmp.Excluded, 6)
+	for _, e := range cmp.Excluded {
+		require.NotEmpty(t, e.Reason)
+	}
+}
+
+// Training warns about a planted leak before it starts, unless told not to.
+func TestTrainWarnsFromQuickAudit(t *testing.T) {
+	data := t.TempDir()
+	_, err := audittest.Plant(data, 8)
+	require.NoError(t, err)
+	_, stderr, err := run(t, "train", "scratch", "--data", data, "--out", filepath.Join(t.TempDir(), "r"), "--epochs", "1", "--size", "24")
+	require.NoError(t, err)
+	require.Contains(t, stderr, "warning: LEAK")
+	_, stderr, err = run(t, "train", "scratch", "--data", data, "--out", filepath.Join(t.TempDir(), "r"), "--epochs", "1", "--size", "24", "--no-audit")
+	require.NoError(t, err)
+	require.NotContains(t, stderr, "warning:")
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/lessdata/lessdata/audit"
 	"os"
 	"path/filepath"
 	"time"
@@ -67,6 +68,7 @@ type comparison struct {
 	Seed     uint64             `json:"seed"`
 	Epochs   int                `json:"epochs"`
 	Skipped  int                `json:"skipped_files"`
+	Excluded []audit.Exclusion  `json:"excluded"`
 	Methods  map[string]*method `json:"methods"`
 	Created  string             `json:"created"`
 	Lessdata string             `json:"lessdata_version"`
@@ -88,7 +90,7 @@ func runCompare(ctx context.Context, ios streams, g *globalOptions, o *compareOp
 	if o.Folds != 0 || o.Repeats != 1 {
 		return runCompareCV(ctx, ios, g, o)
 	}
-	fit, ds, rd, err := beginRun(ios, o.dataOptions, o.fitFlags, o.outFlags)
+	fit, ds, rd, err := beginRun(ctx, ios, o.dataOptions, o.fitFlags, o.outFlags)
 	if err != nil {
 		return err
 	}
@@ -106,10 +108,10 @@ func runCompare(ctx context.Context, ios streams, g *globalOptions, o *compareOp
 	}
 	recipes := []recipe{
 		{bundle.KindScratch, func(f finetune.FitOptions) (*outcome, error) {
-			return runScratch(ctx, ios, ds, o.dataOptions, o.scratch, f)
+			return runScratch(ctx, ios, ds.Dataset, o.dataOptions, o.scratch, f)
 		}},
 		{bundle.KindTransfer, func(f finetune.FitOptions) (*outcome, error) {
-			return runTransfer(ctx, ios, g, ds, o.transfer, f)
+			return runTransfer(ctx, ios, g, ds.Dataset, o.transfer, f)
 		}},
 	}
 	for _, r := range recipes {
@@ -137,7 +139,7 @@ func runCompare(ctx context.Context, ios streams, g *globalOptions, o *compareOp
 		}
 		summarize(ios, oc.Trained.History)
 	}
-	cmp := &comparison{Data: o.Data, Classes: ds.Classes, Seed: o.Seed, Epochs: o.Epochs, Skipped: len(ds.Skipped),
+	cmp := &comparison{Data: o.Data, Classes: ds.Classes, Seed: o.Seed, Epochs: o.Epochs, Skipped: len(ds.Skipped), Excluded: ds.Excluded,
 		Methods: map[string]*method{}, Created: time.Now().UTC().Format(time.RFC3339), Lessdata: version}
 	for _, oc := range outcomes {
 		h := oc.Trained.History

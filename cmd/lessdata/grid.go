@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/lessdata/lessdata/audit"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -46,6 +47,7 @@ type pool struct {
 	tf       transferFlags
 	fit      fitFlags
 	threads  int
+	excluded []audit.Exclusion
 }
 
 func (p *pool) Close() {
@@ -207,11 +209,16 @@ func startGrid(ctx context.Context, ios streams, g *globalOptions, s gridSpec) (
 	if err := gridRun(s.Out, config, s.Force); err != nil {
 		return nil, err
 	}
-	ds, err := scanData(ios, s.Data)
+	ds, excluded, err := prepareData(ctx, ios, s.Data, true)
 	if err != nil {
 		return nil, err
 	}
-	return newPool(ctx, ios, g, ds, s.Scratch, s.Transfer, s.Fit, s.Jobs)
+	p, err := newPool(ctx, ios, g, ds, s.Scratch, s.Transfer, s.Fit, s.Jobs)
+	if err != nil {
+		return nil, err
+	}
+	p.excluded = excluded
+	return p, nil
 }
 
 // gridRun is a resumable run folder: the options it was started with are kept in config.json,

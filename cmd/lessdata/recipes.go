@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/lessdata/lessdata/audit"
 	"path/filepath"
 	"slices"
 	"time"
@@ -226,39 +227,45 @@ func fmtAUC(v float64) string {
 	return fmt.Sprintf("%.3f", v)
 }
 
-// beginRun checks the options, scans the data and starts the run folder; the caller defers
+// prepared is the data of a run, as prepareData left it.
+type prepared struct {
+	*dataset.Dataset
+	Excluded []audit.Exclusion
+}
+
+// beginRun checks the options, prepares the data and starts the run folder; the caller defers
 // rd.Abandon().
-func beginRun(ios streams, d dataOptions, f fitFlags, out outFlags) (finetune.FitOptions, *dataset.Dataset, *bundle.RunDir, error) {
+func beginRun(ctx context.Context, ios streams, d dataOptions, f fitFlags, out outFlags) (finetune.FitOptions, prepared, *bundle.RunDir, error) {
 	fit, err := f.options(d.Seed)
 	if err != nil {
-		return fit, nil, nil, err
+		return fit, prepared{}, nil, err
 	}
-	ds, err := scanData(ios, d)
+	ds, excluded, err := prepareData(ctx, ios, d, true)
 	if err != nil {
-		return fit, nil, nil, err
+		return fit, prepared{}, nil, err
 	}
 	if _, err := positiveIndex(ds.Classes, out.Positive); err != nil {
-		return fit, nil, nil, err
+		return fit, prepared{}, nil, err
 	}
 	rd, err := bundle.Begin(out.Out, out.Force)
-	return fit, ds, rd, err
+	return fit, prepared{ds, excluded}, rd, err
 }
 
 // runInfo is what every model bundle records of the data and the training loop.
-func runInfo(d dataOptions, f fitFlags, ds *dataset.Dataset) map[string]any {
+func runInfo(d dataOptions, f fitFlags, p prepared) map[string]any {
 	return map[string]any{"data": d.Data, "seed": d.Seed, "epochs": f.Epochs, "batch": f.Batch,
-		"samples_per_epoch": f.SamplesPerEpoch, "skipped": ds.Skipped}
+		"samples_per_epoch": f.SamplesPerEpoch, "skipped": p.Skipped, "excluded": p.Excluded}
 }
 
 // trainOne runs a recipe into a fresh run folder and commits it.
 func trainOne(ctx context.Context, ios streams, d dataOptions, f fitFlags, out outFlags, run func(*dataset.Dataset, finetune.FitOptions) (*outcome, error)) error {
-	fit, ds, rd, err := beginRun(ios, d, f, out)
+	fit, ds, rd, err := beginRun(ctx, ios, d, f, out)
 	if err != nil {
 		return err
 	}
 	defer rd.Abandon()
 	fit.OnEpoch = func(h *finetune.History) error { return h.Save(rd.Work) }
-	o, err := run(ds, fit)
+	o, err := run(ds.Dataset, fit)
 	if err != nil {
 		return err
 	}

@@ -43,6 +43,6 @@ model you choose. All numeric work runs in TensorFlow through its C API.`,
 	root.SetErr(ios.Err)
 	root.PersistentFlags().StringVar(&g.CacheDir, "cache-dir", "", "folder for downloaded and converted backbones (default $LESSDATA_CACHE or the user cache folder)")
 	root.PersistentFlags().StringVar(&g.Mirror, "mirror", "", "folder or URL holding backbone files as <mirror>/<dir>/<file>, used instead of the public sources (default $LESSDATA_MIRROR)")
-	root.AddCommand(newBackbonesCmd(ios, g), newTrainCmd(ios, g), newAugmentCmd(ios), newCompareCmd(ios, g), newPredictCmd(ios, g), newEvalCmd(ios, g), newCurveCmd(ios, g))
+	root.AddCommand(newBackbonesCmd(ios, g), newTrainCmd(ios, g), newAugmentCmd(ios), newCompareCmd(ios, g), newPredictCmd(ios, g), newEvalCmd(ios, g), newCurveCmd(ios, g), newAuditCmd(ios, g))
 	return root
 }

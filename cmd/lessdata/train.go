@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"github.com/lessdata/lessdata/audit"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -27,12 +28,16 @@ type dataOptions struct {
 	Data     string
 	ValSplit float64
 	Seed     uint64
+	Exclude  string
+	NoAudit  bool
 }
 
 func (d *dataOptions) flags(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&d.Data, "data", "", "image folder: DIR/train/<class>/* and DIR/validation/<class>/*, or DIR/<class>/* (split by --val-split)")
 	cmd.Flags().Float64Var(&d.ValSplit, "val-split", 0.3, "fraction of each class held out for validation when DIR has no train/validation folders")
 	cmd.Flags().Uint64Var(&d.Seed, "seed", 1, "seed for the split, the initial weights, the batch order and the augmentation")
+	cmd.Flags().StringVar(&d.Exclude, "exclude", "", "leave out the images listed in this file (exclude.json of lessdata audit --fix)")
+	cmd.Flags().BoolVar(&d.NoAudit, "no-audit", false, "skip the quick audit (duplicates, leaks, junk) that warns before training")
 	cmd.MarkFlagRequired("data")
 }
 
@@ -120,6 +125,25 @@ model so far.`,
 	o.scratchFlags.flags(cmd, "")
 	o.outFlags.flags(cmd)
 	return cmd
+}
+
+// prepareData scans the data folder, leaves out the images of --exclude, and, when warn is set and
+// --no-audit is not, prints the quick audit's warnings. It returns the images left out.
+func prepareData(ctx context.Context, ios streams, d dataOptions, warn bool) (*dataset.Dataset, []audit.Exclusion, error) {
+	ds, err := scanData(ios, d)
+	if err != nil {
+		return nil, nil, err
+	}
+	var excluded []audit.Exclusion
+	if d.Exclude != "" {
+		if ds, excluded, err = applyExclude(ios, ds, d.Data, d.Exclude); err != nil {
+			return nil, nil, err
+		}
+	}
+	if warn && !d.NoAudit {
+		quickAudit(ctx, ios, ds, d.Data, 8)
+	}
+	return ds, excluded, nil
 }
 
 // scanData scans the data folder and reports what it holds and what was skipped.
