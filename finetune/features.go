@@ -108,7 +108,9 @@ func featureKey(imageHash, recipe string, view, w, h int) string {
 
 // PlainFeatureKey is the cache key of the features of an image's plain (not augmented) view at
 // w x h: validation images, and anything else that wants an image's features as they are.
-func PlainFeatureKey(imageHash string, w, h int) string { return featureKey(imageHash, "plain", 0, w, h) }
+func PlainFeatureKey(imageHash string, w, h int) string {
+	return featureKey(imageHash, "plain", 0, w, h)
+}
 
 // viewSeed turns an image's hash and a view number into an augmentation stream index, so a
 // view's random transform depends on the image's content, not on its place in a list.
