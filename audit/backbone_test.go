@@ -8,6 +8,8 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/lessdata/lessdata/internal/files"
+
 	"github.com/stretchr/testify/require"
 	"golang.org/x/image/draw"
 
@@ -139,7 +141,7 @@ func TestFeaturesSharedWithTransfer(t *testing.T) {
 		for _, it := range items {
 			img, err := dataset.LoadImage(it.Path, w, h, 0, nil)
 			require.NoError(t, err)
-			hash, err := finetune.FileHash(it.Path)
+			hash, err := files.SHA256(it.Path)
 			require.NoError(t, err)
 			k.Images, k.Labels, k.Hashes = append(k.Images, img), append(k.Labels, it.Class), append(k.Hashes, hash)
 		}

@@ -9,8 +9,9 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/lessdata/lessdata/internal/files"
+
 	"github.com/lessdata/lessdata/dataset"
-	"github.com/lessdata/lessdata/finetune"
 )
 
 // Exclusion is one image to leave out of training and validation, and why.
@@ -83,7 +84,7 @@ func WriteExclusions(path string, ex []Exclusion) error {
 	if err != nil {
 		return fmt.Errorf("exclusions: %w", err)
 	}
-	if err := finetune.WriteFileAtomic(path, append(b, '\n')); err != nil {
+	if err := files.WriteAtomic(path, append(b, '\n')); err != nil {
 		return fmt.Errorf("exclusions: %w", err)
 	}
 	return nil

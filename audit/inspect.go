@@ -10,12 +10,13 @@ import (
 	"runtime"
 	"sync"
 
+	"github.com/lessdata/lessdata/internal/files"
+
 	"github.com/corona10/goimagehash"
 	"golang.org/x/image/draw"
 
 	"github.com/lessdata/lessdata/dataset"
 	"github.com/lessdata/lessdata/dataset/tfdecode"
-	"github.com/lessdata/lessdata/finetune"
 )
 
 // workSide is the longest side of the reduced image the statistics and hashes are computed on.
@@ -124,7 +125,7 @@ func (e *entry) inspect(in image.Point) error {
 	e.phash, e.dhash = ph.GetHash(), dh.GetHash()
 	e.thumb, _ = reduce(work, thumbSide)
 	if in != (image.Point{}) { // features wanted: the file's hash keys the feature cache
-		if e.fileHash, err = finetune.FileHash(e.abs); err != nil {
+		if e.fileHash, err = files.SHA256(e.abs); err != nil {
 			return fmt.Errorf("hash %s: %w", e.abs, err)
 		}
 		e.input = backboneInput(img, in.X, in.Y)

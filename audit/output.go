@@ -8,7 +8,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/lessdata/lessdata/finetune"
+	"github.com/lessdata/lessdata/internal/files"
 )
 
 // WriteJSON writes the report to path as indented JSON (atomically).
@@ -17,7 +17,7 @@ func (r *Report) WriteJSON(path string) error {
 	if err != nil {
 		return fmt.Errorf("audit report: %w", err)
 	}
-	if err := finetune.WriteFileAtomic(path, append(b, '\n')); err != nil {
+	if err := files.WriteAtomic(path, append(b, '\n')); err != nil {
 		return fmt.Errorf("audit report: %w", err)
 	}
 	return nil

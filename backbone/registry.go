@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/lessdata/lessdata/internal/files"
+
 	"github.com/lessdata/lessdata/models"
 	"github.com/lessdata/lessdata/models/tflite"
 )
@@ -157,7 +159,7 @@ func Fetch(ctx context.Context, name string, opt FetchOptions) (string, error) {
 // download returns the path of a verified copy of f in the cache, fetching it when needed.
 func download(ctx context.Context, e models.Entry, f models.File, cache string, opt FetchOptions) (string, error) {
 	dst := filepath.Join(cache, "downloads", f.SHA256[:16]+"-"+f.File)
-	if sum, err := fileSHA256(dst); err == nil && sum == f.SHA256 {
+	if sum, err := files.SHA256(dst); err == nil && sum == f.SHA256 {
 		return dst, nil
 	}
 	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
@@ -262,19 +264,6 @@ func (c ctxReader) Read(p []byte) (int, error) {
 		return 0, err
 	}
 	return c.r.Read(p)
-}
-
-func fileSHA256(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 func copyFile(src, dst string) error {

@@ -6,11 +6,12 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"os"
 	"path/filepath"
 	"sync"
+
+	"github.com/lessdata/lessdata/internal/files"
 )
 
 // FeatureCache keeps backbone feature vectors in memory and on disk, one small file per vector,
@@ -79,24 +80,10 @@ func (c *FeatureCache) Put(key string, v []float32) error {
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		return fmt.Errorf("feature cache: %w", err)
 	}
-	if err := WriteFileAtomic(p, b); err != nil {
+	if err := files.WriteAtomic(p, b); err != nil {
 		return fmt.Errorf("feature cache: %w", err)
 	}
 	return nil
-}
-
-// FileHash returns the sha256 of a file's bytes, hex encoded: an image's identity in caches.
-func FileHash(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // featureKey names one feature vector: an image, the view's recipe (augmentation parameters

@@ -12,6 +12,8 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+
+	"github.com/lessdata/lessdata/internal/files"
 )
 
 // Epoch is what one epoch measured, in Keras' names.
@@ -63,7 +65,7 @@ func (h *History) Save(dir string) error {
 	if err != nil {
 		return fmt.Errorf("save history: %w", err)
 	}
-	if err := WriteFileAtomic(filepath.Join(dir, "history.json"), append(b, '\n')); err != nil {
+	if err := files.WriteAtomic(filepath.Join(dir, "history.json"), append(b, '\n')); err != nil {
 		return fmt.Errorf("save history: %w", err)
 	}
 	rows := [][]string{{"epoch", "loss", "accuracy", "val_loss", "val_accuracy", "seconds"}}
@@ -75,7 +77,7 @@ func (h *History) Save(dir string) error {
 	if err := csv.NewWriter(&buf).WriteAll(rows); err != nil {
 		return fmt.Errorf("save history: %w", err)
 	}
-	if err := WriteFileAtomic(filepath.Join(dir, "history.csv"), buf.Bytes()); err != nil {
+	if err := files.WriteAtomic(filepath.Join(dir, "history.csv"), buf.Bytes()); err != nil {
 		return fmt.Errorf("save history: %w", err)
 	}
 	return nil
@@ -92,25 +94,4 @@ func LoadHistory(dir string) (*History, error) {
 		return nil, fmt.Errorf("load history %s: %w", dir, err)
 	}
 	return &h, nil
-}
-
-// WriteFileAtomic writes data to path through a temporary file and a rename, so a reader never
-// sees half a file.
-func WriteFileAtomic(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }

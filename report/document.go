@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/lessdata/lessdata/internal/files"
 )
 
 // Document is a report: a title, an optional lead paragraph and sections. It renders to Markdown
@@ -105,7 +107,7 @@ func (d *Document) WriteMarkdown(path string) error {
 		para(d.Footer)
 	}
 	out := strings.TrimRight(b.String(), "\n") + "\n"
-	if err := writeFileAtomic(path, []byte(out)); err != nil {
+	if err := files.WriteAtomic(path, []byte(out)); err != nil {
 		return fmt.Errorf("markdown report: %w", err)
 	}
 	return nil
@@ -154,7 +156,7 @@ func (d *Document) WriteHTML(path string) error {
 	if err := pageTemplate.Execute(&b, page); err != nil {
 		return fmt.Errorf("html report %s: %w", path, err)
 	}
-	if err := writeFileAtomic(path, b.Bytes()); err != nil {
+	if err := files.WriteAtomic(path, b.Bytes()); err != nil {
 		return fmt.Errorf("html report: %w", err)
 	}
 	return nil
@@ -295,38 +297,6 @@ func embedPNG(path string) (htmlFigure, error) {
 	// The URI is built here from the file's bytes, in base64, so it is safe to mark as a URL.
 	src := template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(data))
 	return htmlFigure{Src: src, Width: cfg.Width, Height: cfg.Height}, nil
-}
-
-// writeFileAtomic writes data to a temporary file beside path and renames it to path, so that
-// readers see the old file or the new one, never a part.
-func writeFileAtomic(path string, data []byte) (err error) {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.tmp")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
-	if _, err = f.Write(data); err != nil {
-		return err
-	}
-	if err = f.Chmod(0o644); err != nil {
-		return err
-	}
-	if err = f.Sync(); err != nil {
-		return err
-	}
-	if err = f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
 }
 
 type htmlPage struct {

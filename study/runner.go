@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+
+	"github.com/lessdata/lessdata/internal/files"
 )
 
 // Cell is one experiment of a grid: a method trained on one subset (size and repeat) or one fold.
@@ -184,10 +186,5 @@ func (r *Runner) save(c Cell, res *Result) error {
 	if err != nil {
 		return err
 	}
-	p := r.path(c)
-	tmp := p + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, p)
+	return files.WriteAtomic(r.path(c), b)
 }

@@ -4,10 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/lessdata/lessdata/audit"
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/lessdata/lessdata/audit"
+	"github.com/lessdata/lessdata/internal/files"
 
 	"github.com/spf13/cobra"
 
@@ -149,7 +151,7 @@ func runCompare(ctx context.Context, ios streams, g *globalOptions, o *compareOp
 	if err != nil {
 		return err
 	}
-	if err := finetune.WriteFileAtomic(rd.Path("compare.json"), append(b, '\n')); err != nil {
+	if err := files.WriteAtomic(rd.Path("compare.json"), append(b, '\n')); err != nil {
 		return err
 	}
 	if err := writeCompareReport(rd.Work, cmp, outcomes, ds.Skipped); err != nil {

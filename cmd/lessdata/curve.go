@@ -13,9 +13,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/lessdata/lessdata/internal/files"
+
 	"github.com/spf13/cobra"
 
-	"github.com/lessdata/lessdata/finetune"
 	"github.com/lessdata/lessdata/report"
 	"github.com/lessdata/lessdata/study"
 )
@@ -238,7 +239,7 @@ func writeCurve(dir string, points []curvePoint, results []*study.Result, method
 	if err != nil {
 		return err
 	}
-	if err := finetune.WriteFileAtomic(filepath.Join(dir, "curve.json"), append(b, '\n')); err != nil {
+	if err := files.WriteAtomic(filepath.Join(dir, "curve.json"), append(b, '\n')); err != nil {
 		return err
 	}
 	f := func(v float64) string { return strconv.FormatFloat(v, 'f', 4, 64) }
@@ -293,5 +294,5 @@ func writeCSV(path string, rows [][]string) error {
 	if err := csv.NewWriter(&buf).WriteAll(rows); err != nil {
 		return err
 	}
-	return finetune.WriteFileAtomic(path, buf.Bytes())
+	return files.WriteAtomic(path, buf.Bytes())
 }

@@ -9,7 +9,8 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/lessdata/lessdata/finetune"
+	"github.com/lessdata/lessdata/internal/files"
+
 	"github.com/lessdata/lessdata/report"
 	"github.com/lessdata/lessdata/study"
 )
@@ -153,7 +154,7 @@ func writeCV(dir string, sum *cvSummary) error {
 	if err != nil {
 		return err
 	}
-	if err := finetune.WriteFileAtomic(filepath.Join(dir, "cv.json"), append(b, '\n')); err != nil {
+	if err := files.WriteAtomic(filepath.Join(dir, "cv.json"), append(b, '\n')); err != nil {
 		return err
 	}
 	f := func(v float64) string { return strconv.FormatFloat(v, 'f', 4, 64) }

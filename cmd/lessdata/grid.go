@@ -4,11 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/lessdata/lessdata/audit"
 	"os"
 	"path/filepath"
 	"runtime"
 	"time"
+
+	"github.com/lessdata/lessdata/audit"
+	"github.com/lessdata/lessdata/internal/files"
 
 	"github.com/spf13/cobra"
 
@@ -248,7 +250,7 @@ func gridRun(dir string, config any, force bool) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	return finetune.WriteFileAtomic(path, want)
+	return files.WriteAtomic(path, want)
 }
 
 // gridProgress draws one bar over the whole grid and notes each finished cell.

@@ -4,10 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/lessdata/lessdata/audit"
 	"path/filepath"
 	"slices"
 	"time"
+
+	"github.com/lessdata/lessdata/audit"
+	"github.com/lessdata/lessdata/internal/files"
 
 	"github.com/spf13/cobra"
 
@@ -196,7 +198,7 @@ func (o *outcome) save(dir string, common map[string]any) error {
 	if err != nil {
 		return err
 	}
-	if err := finetune.WriteFileAtomic(filepath.Join(dir, "metrics.json"), append(mb, '\n')); err != nil {
+	if err := files.WriteAtomic(filepath.Join(dir, "metrics.json"), append(mb, '\n')); err != nil {
 		return err
 	}
 	c := report.Curves{Runs: []report.NamedHistory{{Name: o.Kind, History: o.Trained.History}}}

@@ -3,8 +3,10 @@ package main
 import (
 	"context"
 	"fmt"
-	"github.com/lessdata/lessdata/audit"
 	"time"
+
+	"github.com/lessdata/lessdata/audit"
+	"github.com/lessdata/lessdata/internal/files"
 
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
@@ -186,7 +188,7 @@ func decodeSplits(ctx context.Context, ios streams, ds *dataset.Dataset, w, h in
 		for i, im := range imgs {
 			hash := ""
 			if errs[i] == nil && hashes {
-				hash, errs[i] = finetune.FileHash(items[i].Path)
+				hash, errs[i] = files.SHA256(items[i].Path)
 			}
 			if errs[i] != nil {
 				fmt.Fprintf(ios.Err, "skipped %s: %v\n", items[i].Path, errs[i])
