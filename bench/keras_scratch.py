@@ -50,13 +50,17 @@ def parse_args():
     return p.parse_args()
 
 
+# The article's random transforms (ImageDataGenerator arguments), training images only.
+AUGMENT = dict(shear_range=0.2, zoom_range=0.2, horizontal_flip=True, vertical_flip=True,
+               width_shift_range=0.2, height_shift_range=0.2, rotation_range=15,
+               fill_mode="reflect", brightness_range=[0.5, 1.5])
+
+
 def load_data(data, seed):
     """The article's generators and flows, with featurewise stats fitted on x/255."""
     gen = tf.keras.preprocessing.image.ImageDataGenerator
     norm = dict(rescale=1.0 / 255, featurewise_center=True, featurewise_std_normalization=True)
-    train_gen = gen(shear_range=0.2, zoom_range=0.2, horizontal_flip=True, vertical_flip=True,
-                    width_shift_range=0.2, height_shift_range=0.2, rotation_range=15,
-                    fill_mode="reflect", brightness_range=[0.5, 1.5], **norm)
+    train_gen = gen(**AUGMENT, **norm)
     val_gen = gen(**norm)
     n_classes = len([d for d in os.scandir(os.path.join(data, "train")) if d.is_dir()])
     mode = "binary" if n_classes == 2 else "categorical"
