@@ -163,11 +163,19 @@ func (g Group) describe() string {
 	}
 	what := "exact copies (same pixels)"
 	if g.Kind == KindNear {
-		what = fmt.Sprintf("near copies (by %s: phash distance <= %d", g.By, g.HashDistance)
-		if g.Similarity > 0 {
-			what += fmt.Sprintf(", cosine >= %.3f", g.Similarity)
+		// A group of more than two reports the loosest pair.
+		most, least := "", ""
+		if len(g.Items) > 2 {
+			most, least = "at most ", "at least "
 		}
-		what += ")"
+		var evidence []string
+		if strings.Contains(g.By, "phash") {
+			evidence = append(evidence, fmt.Sprintf("perceptual hashes %s%d of 64 bits apart", most, g.HashDistance))
+		}
+		if g.Similarity > 0 {
+			evidence = append(evidence, fmt.Sprintf("feature cosine %s%.3f", least, g.Similarity))
+		}
+		what = "near copies (" + strings.Join(evidence, ", ") + ")"
 	}
 	s := fmt.Sprintf("%d %s", len(g.Items), what)
 	if len(tags) > 0 {
