@@ -264,12 +264,12 @@ func features(ctx context.Context, entries []*entry, b *backbone.Backbone, cache
 	for i, e := range todo {
 		imgs[i] = e.input
 	}
-	res, err := b.Run(ctx, imgs, false)
+	feats, err := b.Features(ctx, imgs)
 	if err != nil {
 		return fmt.Errorf("features: %w", err)
 	}
 	for i, e := range todo {
-		e.feat = res.Features[i]
+		e.feat = feats[i]
 		if err := cache.Put(finetune.PlainFeatureKey(e.fileHash, w, h), e.feat); err != nil {
 			return err
 		}

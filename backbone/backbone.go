@@ -264,6 +264,16 @@ func (b *Backbone) Run(ctx context.Context, imgs []*dataset.Image, withLogits bo
 	return res, nil
 }
 
+// Features returns one feature vector per image (images of the backbone's input size), computed
+// DefaultBatch at a time.
+func (b *Backbone) Features(ctx context.Context, imgs []*dataset.Image) ([][]float32, error) {
+	res, err := b.Run(ctx, imgs, false)
+	if err != nil {
+		return nil, err
+	}
+	return res.Features, nil
+}
+
 // RunNormalized runs one batch of n already normalised images laid out NHWC in input.
 func (b *Backbone) RunNormalized(input []float32, n int, withLogits bool) (features, logits [][]float32, err error) {
 	w, h := b.InputSize()

@@ -235,13 +235,13 @@ func (e *extractor) run(ctx context.Context, jobs []job) error {
 			}()
 		}
 		wg.Wait()
-		res, err := e.b.Run(ctx, imgs, false)
+		feats, err := e.b.Features(ctx, imgs)
 		if err != nil {
 			return fmt.Errorf("transfer: features: %w", err)
 		}
 		for i, j := range batch {
-			*j.out = res.Features[i]
-			if err := e.cache.Put(j.key, res.Features[i]); err != nil {
+			*j.out = feats[i]
+			if err := e.cache.Put(j.key, feats[i]); err != nil {
 				return err
 			}
 		}

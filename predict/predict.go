@@ -153,12 +153,12 @@ func (m *Model) Probabilities(ctx context.Context, imgs []*dataset.Image) ([][]f
 			x = append(x, dst.Pix...)
 		}
 	case bundle.KindTransfer:
-		res, err := m.backbone.Run(ctx, imgs, false)
+		feats, err := m.backbone.Features(ctx, imgs)
 		if err != nil {
 			return nil, err
 		}
 		shape = []int64{int64(len(imgs)), int64(m.Manifest.Backbone.Features)}
-		for _, f := range res.Features {
+		for _, f := range feats {
 			x = append(x, f...)
 		}
 	}
