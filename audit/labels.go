@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"sort"
 
+	"github.com/lessdata/lessdata/finetune"
 	"github.com/lessdata/lessdata/head"
 	"github.com/lessdata/lessdata/nn"
 	"github.com/lessdata/lessdata/tf"
@@ -146,7 +147,7 @@ func suspects(es []*entry, classes []string, probs [][]float32) ([]Flag, float64
 		sum[e.class] += float64(probs[i][e.class])
 		n[e.class]++
 		total++
-		if argmax(probs[i]) == e.class {
+		if finetune.Predicted(probs[i]) == e.class {
 			correct++
 		}
 	}
@@ -160,7 +161,7 @@ func suspects(es []*entry, classes []string, probs [][]float32) ([]Flag, float64
 		if p == nil {
 			continue
 		}
-		j := argmax(p)
+		j := finetune.Predicted(p)
 		own := float64(p[e.class])
 		if j == e.class || float64(p[j]) < selfConf[j] || own >= selfConf[e.class] {
 			continue
@@ -172,16 +173,6 @@ func suspects(es []*entry, classes []string, probs [][]float32) ([]Flag, float64
 		return flags, 0
 	}
 	return flags, round3(float64(correct) / float64(total))
-}
-
-func argmax(p []float32) int {
-	best := 0
-	for k, v := range p {
-		if v > p[best] {
-			best = k
-		}
-	}
-	return best
 }
 
 // outliers flags images far from every class: for each class, the cosine distance of an
