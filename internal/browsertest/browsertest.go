@@ -93,6 +93,8 @@ func CheckPage(t testing.TB, path string) (screenshotPath string) {
 		chromedp.DisableGPU,
 		chromedp.NoFirstRun,
 		chromedp.UserDataDir(t.TempDir()),
+		// Chromium puts its singleton socket in TMPDIR and, killed at the end, leaves it there.
+		chromedp.Env("TMPDIR="+t.TempDir()),
 		chromedp.WindowSize(1200, 900),
 		// No network here: keep Chromium from calling home.
 		chromedp.Flag("disable-quic", true),
