@@ -25,14 +25,7 @@ import (
 var testCache string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "lessdata-audit-test-")
-	if err != nil {
-		panic(err)
-	}
-	testCache = dir
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	shared.RunWithTempDir(m, "lessdata-audit-test-", &testCache)
 }
 
 // opened converts a named backbone from the shared mirror into the run's cache and opens it.

@@ -21,14 +21,7 @@ func mirror(t testing.TB) string { return shared.Need(t, "backbones") }
 var testCache string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "lessdata-backbone-test-")
-	if err != nil {
-		panic(err)
-	}
-	testCache = dir
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	shared.RunWithTempDir(m, "lessdata-backbone-test-", &testCache)
 }
 
 // fetched converts a named backbone from the shared mirror into the run's cache.

@@ -34,14 +34,7 @@ func TestMain(m *testing.M) {
 		main()
 		os.Exit(0)
 	}
-	dir, err := os.MkdirTemp("", "lessdata-cli-test-")
-	if err != nil {
-		panic(err)
-	}
-	testCache = dir
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	shared.RunWithTempDir(m, "lessdata-cli-test-", &testCache)
 }
 
 func withMirror(t *testing.T, args ...string) []string {

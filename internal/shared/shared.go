@@ -45,3 +45,18 @@ func Need(t testing.TB, rel string) string {
 	}
 	return p
 }
+
+// RunWithTempDir runs a package's tests with *dir set to a fresh temporary folder (such as a
+// backbone cache the tests share), removes it, and exits with the tests' code. Call it from
+// TestMain.
+func RunWithTempDir(m *testing.M, prefix string, dir *string) {
+	d, err := os.MkdirTemp("", prefix)
+	if err != nil {
+		println("cannot make a temporary folder:", err.Error())
+		os.Exit(1)
+	}
+	*dir = d
+	code := m.Run()
+	os.RemoveAll(d)
+	os.Exit(code)
+}
