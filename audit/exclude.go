@@ -80,11 +80,7 @@ func WriteExclusions(path string, ex []Exclusion) error {
 	if ex == nil {
 		ex = []Exclusion{}
 	}
-	b, err := json.MarshalIndent(ex, "", "  ")
-	if err != nil {
-		return fmt.Errorf("exclusions: %w", err)
-	}
-	if err := files.WriteAtomic(path, append(b, '\n')); err != nil {
+	if err := files.WriteJSON(path, ex); err != nil {
 		return fmt.Errorf("exclusions: %w", err)
 	}
 	return nil

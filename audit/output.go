@@ -13,11 +13,7 @@ import (
 
 // WriteJSON writes the report to path as indented JSON (atomically).
 func (r *Report) WriteJSON(path string) error {
-	b, err := json.MarshalIndent(r, "", "  ")
-	if err != nil {
-		return fmt.Errorf("audit report: %w", err)
-	}
-	if err := files.WriteAtomic(path, append(b, '\n')); err != nil {
+	if err := files.WriteJSON(path, r); err != nil {
 		return fmt.Errorf("audit report: %w", err)
 	}
 	return nil

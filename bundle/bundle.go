@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/lessdata/lessdata/internal/files"
 )
 
 // FormatVersion is the bundle format this build writes and reads.
@@ -118,11 +120,7 @@ func Write(dir string, m *Manifest) error {
 	if err := m.Validate(); err != nil {
 		return fmt.Errorf("write bundle: %w", err)
 	}
-	b, err := json.MarshalIndent(m, "", "  ")
-	if err != nil {
-		return fmt.Errorf("write bundle: %w", err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, File), append(b, '\n'), 0o644); err != nil {
+	if err := files.WriteJSON(filepath.Join(dir, File), m); err != nil {
 		return fmt.Errorf("write bundle: %w", err)
 	}
 	return nil

@@ -61,11 +61,7 @@ func (h *History) Last() (Epoch, bool) {
 
 // Save writes history.json and history.csv into dir, each atomically.
 func (h *History) Save(dir string) error {
-	b, err := json.MarshalIndent(h, "", "  ")
-	if err != nil {
-		return fmt.Errorf("save history: %w", err)
-	}
-	if err := files.WriteAtomic(filepath.Join(dir, "history.json"), append(b, '\n')); err != nil {
+	if err := files.WriteJSON(filepath.Join(dir, "history.json"), h); err != nil {
 		return fmt.Errorf("save history: %w", err)
 	}
 	rows := [][]string{{"epoch", "loss", "accuracy", "val_loss", "val_accuracy", "seconds"}}

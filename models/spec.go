@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/lessdata/lessdata/internal/files"
 )
 
 // SpecFile is the name of the spec file in a backbone folder.
@@ -123,11 +125,7 @@ func WriteSpec(dir string, s *Spec) error {
 	if err := s.Validate(); err != nil {
 		return fmt.Errorf("write backbone spec: %w", err)
 	}
-	b, err := json.MarshalIndent(s, "", "  ")
-	if err != nil {
-		return fmt.Errorf("write backbone spec: %w", err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, SpecFile), append(b, '\n'), 0o644); err != nil {
+	if err := files.WriteJSON(filepath.Join(dir, SpecFile), s); err != nil {
 		return fmt.Errorf("write backbone spec: %w", err)
 	}
 	return nil

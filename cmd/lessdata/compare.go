@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -147,11 +146,7 @@ func runCompare(ctx context.Context, ios streams, g *globalOptions, o *compareOp
 		h := oc.Trained.History
 		cmp.Methods[oc.Kind] = &method{Metrics: oc.Metrics, Seconds: oc.Seconds, Epochs: len(h.Epochs), Best: h.BestEpoch, Stopped: h.Stopped, Model: oc.Kind}
 	}
-	b, err := json.MarshalIndent(cmp, "", "  ")
-	if err != nil {
-		return err
-	}
-	if err := files.WriteAtomic(rd.Path("compare.json"), append(b, '\n')); err != nil {
+	if err := files.WriteJSON(rd.Path("compare.json"), cmp); err != nil {
 		return err
 	}
 	if err := writeCompareReport(rd.Work, cmp, outcomes, ds.Skipped); err != nil {

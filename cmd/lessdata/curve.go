@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/csv"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -235,11 +234,7 @@ func writeCurve(dir string, points []curvePoint, results []*study.Result, method
 			done = append(done, r)
 		}
 	}
-	b, err := json.MarshalIndent(map[string]any{"points": points, "cells": done, "seconds": seconds}, "", "  ")
-	if err != nil {
-		return err
-	}
-	if err := files.WriteAtomic(filepath.Join(dir, "curve.json"), append(b, '\n')); err != nil {
+	if err := files.WriteJSON(filepath.Join(dir, "curve.json"), map[string]any{"points": points, "cells": done, "seconds": seconds}); err != nil {
 		return err
 	}
 	f := func(v float64) string { return strconv.FormatFloat(v, 'f', 4, 64) }

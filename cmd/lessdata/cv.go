@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -150,11 +149,7 @@ func summarizeCV(results []*study.Result) *cvSummary {
 }
 
 func writeCV(dir string, sum *cvSummary) error {
-	b, err := json.MarshalIndent(sum, "", "  ")
-	if err != nil {
-		return err
-	}
-	if err := files.WriteAtomic(filepath.Join(dir, "cv.json"), append(b, '\n')); err != nil {
+	if err := files.WriteJSON(filepath.Join(dir, "cv.json"), sum); err != nil {
 		return err
 	}
 	f := func(v float64) string { return strconv.FormatFloat(v, 'f', 4, 64) }

@@ -194,11 +194,7 @@ func (o *outcome) save(dir string, common map[string]any) error {
 	if err := o.Trained.History.Save(dir); err != nil {
 		return err
 	}
-	mb, err := json.MarshalIndent(o.Metrics, "", "  ")
-	if err != nil {
-		return err
-	}
-	if err := files.WriteAtomic(filepath.Join(dir, "metrics.json"), append(mb, '\n')); err != nil {
+	if err := files.WriteJSON(filepath.Join(dir, "metrics.json"), o.Metrics); err != nil {
 		return err
 	}
 	c := report.Curves{Runs: []report.NamedHistory{{Name: o.Kind, History: o.Trained.History}}}

@@ -23,3 +23,12 @@ func TestWriteAtomicAndSHA256(t *testing.T) {
 	_, err = SHA256(filepath.Join(t.TempDir(), "missing"))
 	require.Error(t, err)
 }
+
+func TestWriteJSON(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "v.json")
+	require.NoError(t, WriteJSON(p, map[string]int{"a": 1}))
+	b, err := os.ReadFile(p)
+	require.NoError(t, err)
+	require.Equal(t, "{\n  \"a\": 1\n}\n", string(b))
+	require.Error(t, WriteJSON(p, func() {}), "a value JSON cannot hold is an error")
+}
