@@ -67,7 +67,7 @@ func concat(a, b finetune.Keyed) finetune.Keyed {
 func newPool(ctx context.Context, ios streams, g *globalOptions, ds *dataset.Dataset, sf scratchFlags, tr transferFlags, fit fitFlags, jobs int) (*pool, error) {
 	p := &pool{classes: ds.Classes, sf: sf, tf: tr, fit: fit, threads: max(1, runtime.NumCPU()/max(jobs, 1))}
 	// Files that fail to decode are dropped from both sets alike, so indices agree.
-	strain, sval, err := decodeSplits(ctx, ios, ds, sf.Size, sf.Size, true)
+	strain, sval, err := decodeSplits(ctx, ios, ds, sf.Size, sf.Size, false) // only transfer needs hashes
 	if err != nil {
 		return nil, err
 	}
@@ -141,7 +141,9 @@ func subset(k finetune.Keyed, idx []int) finetune.Keyed {
 	for _, i := range idx {
 		s.Images = append(s.Images, k.Images[i])
 		s.Labels = append(s.Labels, k.Labels[i])
-		s.Hashes = append(s.Hashes, k.Hashes[i])
+		if i < len(k.Hashes) {
+			s.Hashes = append(s.Hashes, k.Hashes[i])
+		}
 	}
 	return s
 }
