@@ -40,7 +40,7 @@ if [[ ! -x "$venv/bin/python" ]]; then
   say "creating $venv"
   "$py" -m venv "$venv"
 fi
-want="tensorflow-cpu==$TF_VERSION keras==3.15.1 scipy==1.15.3 pytest==8.3.4 pillow==11.1.0"
+want="tensorflow-cpu==$TF_VERSION keras==3.15.1 scipy==1.15.3 pytest==8.3.4 pillow==11.1.0 scikit-learn==1.6.1"
 stamp="$venv/.lessdata-installed"
 if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]]; then
   say "installing $want (a few hundred MB, once)"
