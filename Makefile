@@ -24,7 +24,7 @@ test: build setup-test ## run every test: gofmt, go vet, Go tests, Python tests 
 	@test -z "$$(gofmt -l .)" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
 	$(GO) vet ./...
 	$(GO) test -count=1 ./...
-	$(PY) -m pytest -q models/tests
+	$(PY) -m pytest -q models/tests tests
 
 example: build ## fetch MobileNetV2 and classify the check images
 	@bash scripts/example.sh

@@ -8,9 +8,17 @@ import (
 	"testing"
 )
 
-// Dir returns the shared folder beside the repository root, or "" when there is none. It walks up
-// from the working directory to the folder holding go.mod and looks beside it.
+// DisableEnv names the environment variable that, set to "none", hides the shared folder, so that
+// the hermetic tests can be run as in a fresh clone: LESSDATA_SHARED=none go test ./...
+const DisableEnv = "LESSDATA_SHARED"
+
+// Dir returns the shared folder beside the repository root, or "" when there is none (or
+// DisableEnv says none). It walks up from the working directory to the folder holding go.mod
+// and looks beside it.
 func Dir() string {
+	if os.Getenv(DisableEnv) == "none" {
+		return ""
+	}
 	d, err := os.Getwd()
 	if err != nil {
 		return ""
