@@ -17,7 +17,6 @@ import (
 
 	"github.com/lessdata/lessdata/backbone"
 	"github.com/lessdata/lessdata/dataset"
-	"github.com/lessdata/lessdata/finetune"
 )
 
 // Split names used in item references.
@@ -28,8 +27,9 @@ const (
 
 // Group kinds.
 const (
-	KindExact = "exact" // the same decoded pixels
-	KindNear  = "near"  // a perceptual-hash or feature near-duplicate
+	KindExact     = "exact"      // the same file or the same decoded pixels
+	KindNear      = "near"       // a near copy: close hashes or features, confirmed by the aligned pixels
+	KindLookAlike = "look-alike" // close hashes or features, but the aligned pixels differ: not a copy
 )
 
 // Flag kinds.
@@ -50,23 +50,34 @@ type ItemRef struct {
 	Class string `json:"class"`
 }
 
-// Group is a set of images that are copies of one another.
+// Group is a set of images that are copies of one another, or (KindLookAlike) a pair of
+// images that look alike without being copies.
 type Group struct {
-	Kind  string    `json:"kind"` // KindExact or KindNear
+	// ID numbers the groups 1, 2, ... and, separately, the look-alikes, in report order; the
+	// summary and the contact sheet use the same numbers (see Title).
+	ID    int       `json:"id"`
+	Kind  string    `json:"kind"` // KindExact, KindNear or KindLookAlike
 	Items []ItemRef `json:"items"`
 	// Leak is set when the group has training and validation images: the validation score
 	// then measures memory, not generalisation.
 	Leak bool `json:"leak"`
 	// LabelConflict is set when the group's images are filed under different classes.
 	LabelConflict bool `json:"label_conflict"`
-	// By says what found the group: "pixels", "phash", "features" or "phash+features".
+	// By says what found the group, joined by "+": "pixels" (the same pixels or file),
+	// "phash", "aligned" (aligned pixels correlate) and "features".
 	By string `json:"by"`
+	// IdenticalFiles is set when every member is the same file, byte for byte.
+	IdenticalFiles bool `json:"identical_files,omitempty"`
 	// HashDistance is the largest perceptual-hash Hamming distance (of 64 bits) between two
 	// members.
 	HashDistance int `json:"hash_distance"`
 	// Similarity is the smallest cosine similarity of backbone features between two members
 	// (0 without a backbone).
 	Similarity float64 `json:"similarity,omitempty"`
+	// Aligned is the smallest correlation of aligned pixels (of the image details, after the
+	// best small shift and scale) of the near-copy pairs that joined the group; for a
+	// look-alike, its pair's correlation, below Thresholds.Aligned.
+	Aligned float64 `json:"aligned,omitempty"`
 }
 
 // Flag is one image that looks wrong, and why.
@@ -104,14 +115,19 @@ type Balance struct {
 
 // Report is what an audit found.
 type Report struct {
-	Data     string   `json:"data"`
-	Classes  []string `json:"classes"`
-	Images   int      `json:"images"`
-	Balance  Balance  `json:"balance"`
-	Groups   []Group  `json:"groups"`
-	Flags    []Flag   `json:"flags"`
-	Skipped  []Skip   `json:"skipped"`
-	Backbone string   `json:"backbone,omitempty"`
+	Data    string   `json:"data"`
+	Classes []string `json:"classes"`
+	Images  int      `json:"images"`
+	Balance Balance  `json:"balance"`
+	Groups  []Group  `json:"groups"`
+	// LookAlikes are pairs that look alike (close perceptual hashes or features) but whose
+	// pixels do not match: listed for a look, never excluded.
+	LookAlikes []Group `json:"look_alikes"`
+	// LookAlikesFound is the number of look-alike pairs before the most alike were kept.
+	LookAlikesFound int    `json:"look_alikes_found,omitempty"`
+	Flags           []Flag `json:"flags"`
+	Skipped         []Skip `json:"skipped"`
+	Backbone        string `json:"backbone,omitempty"`
 	// CVAccuracy is the out-of-fold accuracy of the cross-validated head behind the label
 	// suspects (0 when it did not run).
 	CVAccuracy float64 `json:"cv_accuracy,omitempty"`
@@ -133,7 +149,7 @@ type Options struct {
 	// nil skips them.
 	Backbone *backbone.Backbone
 	// FeatureCache shares plain-image features with the training commands (nil: none).
-	FeatureCache *finetune.FeatureCache
+	FeatureCache *backbone.FeatureCache
 	// Seed fixes the cross-validation folds and the head's initial weights.
 	Seed uint64
 	// Quick runs only the cheap checks (exact and perceptual duplicates, junk, balance), for
@@ -165,7 +181,9 @@ func Run(ctx context.Context, ds *dataset.Dataset, opt Options) (*Report, error)
 	}
 	r := &Report{Data: data, Classes: ds.Classes, Quick: opt.Quick, Thresholds: Defaults(), thumbs: map[string]*image.RGBA{}}
 	for _, s := range ds.Skipped {
-		r.Skipped = append(r.Skipped, Skip{Path: rel(data, s.Path), Reason: s.Reason})
+		if !systemFile(s.Path) {
+			r.Skipped = append(r.Skipped, Skip{Path: rel(data, s.Path), Reason: s.Reason})
+		}
 	}
 	var entries []*entry
 	for si, items := range [][]dataset.Item{ds.Train, ds.Val} {
@@ -198,7 +216,10 @@ func Run(ctx context.Context, ds *dataset.Dataset, opt Options) (*Report, error)
 		ok = append(ok, e)
 	}
 	r.Images = len(ok)
-	r.Groups = duplicates(ok, r.Thresholds)
+	var err error
+	if r.Groups, r.LookAlikes, r.LookAlikesFound, err = duplicates(ctx, ok, r.Thresholds); err != nil {
+		return nil, fmt.Errorf("audit: %w", err)
+	}
 	r.Flags = junk(ok, r.Thresholds)
 	if b != nil && len(ok) > 0 {
 		flags, found, acc, err := labelChecks(ctx, ok, ds.Classes, opt.Seed, r.Thresholds, progress("cross-validation"))
@@ -216,13 +237,13 @@ func Run(ctx context.Context, ds *dataset.Dataset, opt Options) (*Report, error)
 
 // decodeAll inspects the entries; with a backbone it also sets their features, a chunk at a
 // time so that only a chunk's resized inputs are held in memory.
-func decodeAll(ctx context.Context, entries []*entry, b *backbone.Backbone, cache *finetune.FeatureCache, progress func(string) func(int, int)) error {
+func decodeAll(ctx context.Context, entries []*entry, b *backbone.Backbone, cache *backbone.FeatureCache, progress func(string) func(int, int)) error {
 	var in image.Point
 	if b != nil {
 		in.X, in.Y = b.InputSize()
 	}
 	if cache == nil {
-		cache = &finetune.FeatureCache{}
+		cache = &backbone.FeatureCache{}
 	}
 	chunk := len(entries)
 	if b != nil {
@@ -246,7 +267,7 @@ func decodeAll(ctx context.Context, entries []*entry, b *backbone.Backbone, cach
 }
 
 // features sets the plain-image features of the decoded entries, from the cache or the backbone.
-func features(ctx context.Context, entries []*entry, b *backbone.Backbone, cache *finetune.FeatureCache) error {
+func features(ctx context.Context, entries []*entry, b *backbone.Backbone, cache *backbone.FeatureCache) error {
 	w, h := b.InputSize()
 	dim := b.Spec.Features.Size
 	var todo []*entry
@@ -254,7 +275,7 @@ func features(ctx context.Context, entries []*entry, b *backbone.Backbone, cache
 		if e.err != nil {
 			continue
 		}
-		if v, ok := cache.Get(finetune.PlainFeatureKey(e.fileHash, w, h), dim); ok {
+		if v, ok := cache.Get(backbone.PlainKey(e.fileHash, w, h), dim); ok {
 			e.feat = v
 		} else {
 			todo = append(todo, e)
@@ -270,14 +291,22 @@ func features(ctx context.Context, entries []*entry, b *backbone.Backbone, cache
 	}
 	for i, e := range todo {
 		e.feat = feats[i]
-		if err := cache.Put(finetune.PlainFeatureKey(e.fileHash, w, h), e.feat); err != nil {
-			return err
-		}
+		cache.Put(backbone.PlainKey(e.fileHash, w, h), e.feat)
 	}
 	for _, e := range entries {
 		e.input = nil
 	}
 	return nil
+}
+
+// systemFile reports whether path is a file the operating system leaves in folders of
+// images (Windows' Thumbs.db and desktop.ini), which is not worth reporting as unreadable.
+func systemFile(path string) bool {
+	switch strings.ToLower(filepath.Base(path)) {
+	case "thumbs.db", "ehthumbs.db", "desktop.ini":
+		return true
+	}
+	return false
 }
 
 // commonDir returns the deepest folder that holds every item of ds.
@@ -320,8 +349,9 @@ func rel(dir, path string) string {
 	return filepath.ToSlash(r)
 }
 
-// sort orders groups (leaks and label conflicts first, then larger groups) and flags (junk,
-// then label suspects and outliers, each by score), with paths breaking ties.
+// sort orders groups (label conflicts, then leaks, then the rest) and flags (junk, then label
+// suspects and outliers, each by score), with paths breaking ties, and numbers the groups and
+// the look-alikes.
 func (r *Report) sort() {
 	sort.SliceStable(r.Groups, func(i, j int) bool {
 		a, b := r.Groups[i], r.Groups[j]
@@ -344,6 +374,12 @@ func (r *Report) sort() {
 		}
 		return a.Path < b.Path
 	})
+	for i := range r.Groups {
+		r.Groups[i].ID = i + 1
+	}
+	for i := range r.LookAlikes {
+		r.LookAlikes[i].ID = i + 1
+	}
 }
 
 func (g Group) rank() int {

@@ -89,7 +89,7 @@ func TestFeatureChecksOnPlantedSet(t *testing.T) {
 	copyFile(t, filepath.Join(src, "validation/car/Image_78.jpg"), filepath.Join(dir, mislabelled[0]))
 	copyFile(t, filepath.Join(src, "validation/car/Image_79.jpg"), filepath.Join(dir, mislabelled[1]))
 
-	cache := finetune.NewFeatureCache(t.TempDir(), b.Digest())
+	cache := backbone.NewFeatureCache(t.TempDir(), b)
 	r := audit(t, dir, Options{Backbone: b, FeatureCache: cache, Seed: 3})
 	require.Equal(t, "mobilenet_v1_025", r.Backbone)
 	require.Greater(t, r.CVAccuracy, 0.8)
@@ -119,10 +119,10 @@ func TestFeatureChecksOnPlantedSet(t *testing.T) {
 	require.Equal(t, r.Flags, again.Flags)
 }
 
-// The audit shares plain-image features with the transfer recipe: after a transfer run without
-// augmentation has cached its features, the audit finds every one of them under finetune.PlainFeatureKey, and
-// they equal the audit's own (so the keys agree and the decoding path
-// matches dataset.LoadImage).
+// The audit computes the same plain-image features as the transfer recipe, under the same
+// image hash: after a transfer run without augmentation has cached its features, every one of
+// them is found under the key of the audit's file hash and equals the audit's own (so the
+// decoding path matches dataset.LoadImage).
 func TestFeaturesSharedWithTransfer(t *testing.T) {
 	b := opened(t, "mobilenet_v1_025")
 	dir := t.TempDir()
@@ -140,8 +140,7 @@ func TestFeaturesSharedWithTransfer(t *testing.T) {
 		}
 		return k
 	}
-	cacheDir := t.TempDir()
-	cache := finetune.NewFeatureCache(cacheDir, b.Digest())
+	cache := backbone.NewFeatureCache(t.TempDir(), b)
 	tr, err := finetune.Transfer(context.Background(), ds.Classes, keyed(ds.Train), keyed(ds.Val), finetune.TransferOptions{
 		Backbone: b, Head: head.Default(), NoAugment: true, Cache: cache, Fit: finetune.FitOptions{Epochs: 1, BatchSize: 4}})
 	require.NoError(t, err)
@@ -150,8 +149,8 @@ func TestFeaturesSharedWithTransfer(t *testing.T) {
 	es := entries(t, dir, ds)
 	require.NoError(t, decodeAll(context.Background(), es, b, nil, func(string) func(int, int) { return func(int, int) {} }))
 	for _, e := range es {
-		cached, ok := cache.Get(finetune.PlainFeatureKey(e.fileHash, w, h), b.Spec.Features.Size)
-		require.True(t, ok, "%s: the transfer run's features are found under the audit's key", e.Path)
+		cached, ok := cache.Get(backbone.PlainKey(e.fileHash, w, h), b.Spec.Features.Size)
+		require.True(t, ok, "%s: the transfer run's features are found under the audit's file hash", e.Path)
 		require.InDeltaSlice(t, cached, e.feat, 1e-4, e.Path)
 	}
 }

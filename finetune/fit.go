@@ -6,8 +6,9 @@ import (
 	"math"
 	"math/rand/v2"
 	"runtime"
-	"sync"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/lessdata/lessdata/nn"
 )
@@ -119,6 +120,9 @@ func Fit(ctx context.Context, net *nn.Net, train TrainSet, val *Examples, opt Fi
 			if err != nil {
 				return h, fmt.Errorf("epoch %d: %w", epoch, err)
 			}
+			if math.IsNaN(loss) || math.IsInf(loss, 0) || loss > divergedLoss {
+				return h, &DivergedError{Epoch: epoch, Step: step, Loss: loss}
+			}
 			lossSum += loss * float64(n)
 			seen += n
 			correct += Correct(probs, labels[:n])
@@ -129,7 +133,7 @@ func Fit(ctx context.Context, net *nn.Net, train TrainSet, val *Examples, opt Fi
 		if h.Stopped == StopInterrupted {
 			break // a partial epoch is not recorded: its numbers would not be comparable
 		}
-		valLoss, valProbs, err := Evaluate(net, val, opt.BatchSize)
+		valLoss, valProbs, err := Probabilities(net, val, opt.BatchSize)
 		if err != nil {
 			return h, fmt.Errorf("epoch %d: %w", epoch, err)
 		}
@@ -164,6 +168,20 @@ func Fit(ctx context.Context, net *nn.Net, train TrainSet, val *Examples, opt Fi
 	return h, nil
 }
 
+// divergedLoss is a training loss no sensible fit reaches: a cross-entropy this large means the
+// weights have run away (a learning rate far too high), and going on would only save nonsense.
+const divergedLoss = 1e4
+
+// DivergedError reports a fit stopped because its training loss ran away.
+type DivergedError struct {
+	Epoch, Step int
+	Loss        float64
+}
+
+func (e *DivergedError) Error() string {
+	return fmt.Sprintf("training diverged at epoch %d, step %d (loss %.3g): the learning rate is too high for these data", e.Epoch, e.Step, e.Loss)
+}
+
 func minDelta(opt FitOptions) float64 {
 	if opt.EarlyStopping == nil {
 		return 0
@@ -174,33 +192,16 @@ func minDelta(opt FitOptions) float64 {
 // fill writes the examples idx into x with up to workers goroutines.
 func fill(train TrainSet, x []float32, idx []int, draws uint64, workers int) error {
 	size := train.Size()
-	errs := make([]error, len(idx))
-	var wg sync.WaitGroup
-	next := make(chan int)
-	for w := 0; w < min(workers, len(idx)); w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for j := range next {
-				errs[j] = train.Fill(x[j*size:(j+1)*size], idx[j], draws+uint64(j))
-			}
-		}()
+	var g errgroup.Group
+	g.SetLimit(workers)
+	for j, i := range idx {
+		g.Go(func() error { return train.Fill(x[j*size:(j+1)*size], i, draws+uint64(j)) })
 	}
-	for j := range idx {
-		next <- j
-	}
-	close(next)
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			return err
-		}
-	}
-	return nil
+	return g.Wait()
 }
 
-// Evaluate returns the mean loss and the class probabilities of a fixed set, in batches.
-func Evaluate(net *nn.Net, ex *Examples, batch int) (float64, [][]float32, error) {
+// Probabilities returns the mean loss and the class probabilities of a fixed set, in batches.
+func Probabilities(net *nn.Net, ex *Examples, batch int) (float64, [][]float32, error) {
 	size := len(ex.X) / max(ex.Count(), 1)
 	var lossSum float64
 	probs := make([][]float32, 0, ex.Count())

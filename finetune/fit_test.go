@@ -10,6 +10,8 @@ import (
 
 	"github.com/lessdata/lessdata/augment"
 	"github.com/lessdata/lessdata/dataset"
+	"github.com/lessdata/lessdata/head"
+	"github.com/lessdata/lessdata/tf"
 )
 
 // synthetic makes n images per class of size x size: class 0 bright on the left, class 1 on
@@ -91,7 +93,7 @@ func TestFitStopsEarlyAndKeepsBest(t *testing.T) {
 		require.GreaterOrEqual(t, e.ValLoss, best.ValLoss)
 	}
 	// The kept weights are the best epoch's: re-evaluating gives its validation loss.
-	loss, _, err := Evaluate(run.Net, StandardizeAll(run.Standardizer, val), 8)
+	loss, _, err := Probabilities(run.Net, StandardizeAll(run.Standardizer, val), 8)
 	require.NoError(t, err)
 	require.InDelta(t, best.ValLoss, loss, 1e-5)
 	require.True(t, h.Restored)
@@ -116,7 +118,7 @@ func TestFitInterruptKeepsWhatWasDone(t *testing.T) {
 	require.Len(t, run.History.Epochs, 3)
 	require.Equal(t, 3, saved)
 	best, _ := run.History.Best()
-	loss, _, err := Evaluate(run.Net, StandardizeAll(run.Standardizer, val), 8)
+	loss, _, err := Probabilities(run.Net, StandardizeAll(run.Standardizer, val), 8)
 	require.NoError(t, err)
 	require.InDelta(t, best.ValLoss, loss, 1e-5, "the best weights so far are kept")
 }
@@ -160,4 +162,29 @@ func TestScratchRejectsBadInput(t *testing.T) {
 	o := scratchOpts(0)
 	_, err = Scratch(context.Background(), []string{"a", "b"}, train, val, o)
 	require.ErrorContains(t, err, "epochs")
+}
+
+// A learning rate far too high makes the loss run away; the fit stops with an error instead of
+// saving nonsense.
+func TestFitStopsWhenTheLossDiverges(t *testing.T) {
+	train, val := synthetic(8, 16, 1), synthetic(4, 16, 2)
+	feats := func(l Labelled) *Examples {
+		ex := &Examples{Labels: l.Labels}
+		for _, im := range l.Images {
+			ex.X = append(ex.X, im.Pix...)
+		}
+		return ex
+	}
+	net, err := head.New(16*16*3, 2, head.Options{LearningRate: 1e6}, 1, tf.SessionOptions{})
+	require.NoError(t, err)
+	defer net.Close()
+	tr := feats(train)
+	set := &featureSet{feats: make([][][]float32, len(tr.Labels)), labels: tr.Labels, dim: 16 * 16 * 3}
+	for i := range set.feats {
+		set.feats[i] = [][]float32{tr.X[i*set.dim : (i+1)*set.dim]}
+	}
+	_, err = Fit(context.Background(), net, set, feats(val), FitOptions{Epochs: 20, BatchSize: 4, Seed: 1})
+	var div *DivergedError
+	require.ErrorAs(t, err, &div)
+	require.Greater(t, div.Loss, 1e4)
 }

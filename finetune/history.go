@@ -1,7 +1,3 @@
-// Package finetune fits lessdata's models: the training loop (shuffled batches drawn fresh each
-// step, validation every epoch, history, early stopping, keeping the best weights, clean stops on
-// Ctrl-C) and the recipes that use it: the article's CNN from scratch and, later, a head on
-// frozen backbone features.
 package finetune
 
 import (

@@ -5,7 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"runtime"
-	"sync"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/lessdata/lessdata/augment"
 	"github.com/lessdata/lessdata/backbone"
@@ -29,15 +30,15 @@ type TransferOptions struct {
 	// Views is K, the number of augmented views per training image (DefaultViews when 0).
 	Views int
 	// Cache keeps features across epochs and runs; nil keeps them in memory only.
-	Cache *FeatureCache
+	Cache *backbone.FeatureCache
 	// OnFeatures reports feature extraction progress.
 	OnFeatures func(done, total int)
 	Fit        FitOptions
 	Session    tf.SessionOptions
 }
 
-// Keyed is a Labelled set whose images also carry a content hash (FileHash of their file), which
-// keys the feature cache.
+// Keyed is a Labelled set whose images also carry their file's content hash (files.SHA256),
+// which keys the feature cache.
 type Keyed struct {
 	Labelled
 	Hashes []string
@@ -95,7 +96,7 @@ func Transfer(ctx context.Context, classes []string, train, val Keyed, opt Trans
 // newExtractor prepares feature extraction for the options, and returns the views per image.
 func newExtractor(opt *TransferOptions) (*extractor, int, error) {
 	if opt.Cache == nil {
-		opt.Cache = &FeatureCache{}
+		opt.Cache = &backbone.FeatureCache{}
 	}
 	views := opt.Views
 	if views <= 0 {
@@ -145,7 +146,7 @@ func WarmFeatures(ctx context.Context, set Keyed, opt TransferOptions) error {
 // extractor computes backbone features of plain or augmented images through the cache.
 type extractor struct {
 	b        *backbone.Backbone
-	cache    *FeatureCache
+	cache    *backbone.FeatureCache
 	aug      *augment.Augmenter
 	recipe   string
 	progress func(done, total int)
@@ -177,7 +178,7 @@ func (e *extractor) plain(ctx context.Context, set Keyed) ([][]float32, error) {
 		if i >= len(set.Hashes) || set.Hashes[i] == "" {
 			return nil, errNoHash
 		}
-		jobs[i] = job{img: im, hash: set.Hashes[i], key: PlainFeatureKey(set.Hashes[i], w, h), view: -1, out: &out[i]}
+		jobs[i] = job{img: im, hash: set.Hashes[i], key: backbone.PlainKey(set.Hashes[i], w, h), view: -1, out: &out[i]}
 	}
 	return out, e.run(ctx, jobs)
 }
@@ -192,7 +193,7 @@ func (e *extractor) augmented(ctx context.Context, set Keyed, views int) ([][][]
 		}
 		out[i] = make([][]float32, views)
 		for v := 0; v < views; v++ {
-			jobs = append(jobs, job{img: im, hash: set.Hashes[i], key: featureKey(set.Hashes[i], e.recipe, v, w, h), view: v, out: &out[i][v]})
+			jobs = append(jobs, job{img: im, hash: set.Hashes[i], key: backbone.ViewKey(set.Hashes[i], e.recipe, v, w, h), view: v, out: &out[i][v]})
 		}
 	}
 	return out, e.run(ctx, jobs)
@@ -216,34 +217,29 @@ func (e *extractor) run(ctx context.Context, jobs []job) error {
 		}
 		batch := todo[s:min(s+backbone.DefaultBatch, len(todo))]
 		imgs := make([]*dataset.Image, len(batch))
-		var wg sync.WaitGroup
-		sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+		var g errgroup.Group
+		g.SetLimit(runtime.GOMAXPROCS(0))
 		for i, j := range batch {
 			if j.view < 0 {
 				imgs[i] = j.img
 				continue
 			}
-			wg.Add(1)
-			sem <- struct{}{}
-			go func() {
-				defer wg.Done()
+			g.Go(func() error {
 				dst := &dataset.Image{}
 				a := e.aug.Fork(viewSeed(j.hash, j.view))
 				augment.Apply(dst, j.img, a.Draw(j.img.W, j.img.H), a.Params().FillMode, a.Params().Cval)
 				imgs[i] = dst
-				<-sem
-			}()
+				return nil
+			})
 		}
-		wg.Wait()
+		g.Wait()
 		feats, err := e.b.Features(ctx, imgs)
 		if err != nil {
 			return fmt.Errorf("transfer: features: %w", err)
 		}
 		for i, j := range batch {
 			*j.out = feats[i]
-			if err := e.cache.Put(j.key, feats[i]); err != nil {
-				return err
-			}
+			e.cache.Put(j.key, feats[i])
 		}
 		e.tick(len(batch))
 	}

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"sync"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/lessdata/lessdata/internal/files"
 )
 
@@ -125,51 +127,41 @@ func (r *Runner) Run(ctx context.Context, cells []Cell, fn func(context.Context,
 		}
 		todo = append(todo, i)
 	}
-	jobs := max(r.Jobs, 1)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	work := make(chan int)
-	errs := make(chan error, jobs)
-	var wg sync.WaitGroup
-	for w := 0; w < jobs; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range work {
-				res, err := fn(ctx, cells[i])
-				if err == nil && ctx.Err() == nil {
-					err = r.save(cells[i], res)
-				}
-				if err != nil {
-					if ctx.Err() == nil {
-						errs <- fmt.Errorf("%s: %w", cells[i].Key(), err)
-						cancel()
-					}
-					continue
-				}
-				if ctx.Err() != nil {
-					continue // a cell cut short by the interrupt is not a result
-				}
-				results[i] = res
-				report(res, false)
-			}
-		}()
-	}
+	var g errgroup.Group
+	g.SetLimit(max(r.Jobs, 1))
+	var first error
 	for _, i := range todo {
-		select {
-		case work <- i:
-		case <-ctx.Done():
-		}
 		if ctx.Err() != nil {
 			break
 		}
+		g.Go(func() error {
+			if ctx.Err() != nil {
+				return nil
+			}
+			res, err := fn(ctx, cells[i])
+			if err == nil && ctx.Err() == nil {
+				err = r.save(cells[i], res)
+			}
+			switch {
+			case err != nil && ctx.Err() == nil:
+				mu.Lock()
+				if first == nil {
+					first = fmt.Errorf("%s: %w", cells[i].Key(), err)
+				}
+				mu.Unlock()
+				cancel()
+			case err == nil && ctx.Err() == nil: // a cell cut short by the interrupt is not a result
+				results[i] = res
+				report(res, false)
+			}
+			return nil
+		})
 	}
-	close(work)
-	wg.Wait()
-	select {
-	case err := <-errs:
-		return results, err
-	default:
+	g.Wait()
+	if first != nil {
+		return results, first
 	}
 	if ctx.Err() != nil {
 		return results, ErrInterrupted

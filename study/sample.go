@@ -56,7 +56,8 @@ func NestedSubsets(labels []int, classes int, sizes []int, seed uint64) ([][]int
 }
 
 // StratifiedFolds splits the examples into k folds with each class spread as evenly as it can
-// be, after a seeded shuffle. It returns the indices of each fold, sorted.
+// be, after a seeded shuffle. It returns the indices of each fold, sorted. Errors name a class
+// by its index; FoldsFit checks the counts first with the classes' names.
 func StratifiedFolds(labels []int, classes, k int, seed uint64) ([][]int, error) {
 	if k < 2 {
 		return nil, fmt.Errorf("need at least 2 folds, got %d", k)
@@ -96,4 +97,41 @@ func Complement(n int, sorted []int) []int {
 		out = append(out, i)
 	}
 	return out
+}
+
+// FoldsFit checks that every class has at least k examples, naming the first that has not.
+func FoldsFit(labels []int, names []string, k int) error {
+	counts := make([]int, len(names))
+	for _, l := range labels {
+		if l >= 0 && l < len(counts) {
+			counts[l]++
+		}
+	}
+	for c, n := range counts {
+		if n < k {
+			return fmt.Errorf("class %q has %d images, fewer than the %d folds: use at most %d folds", names[c], n, k, n)
+		}
+	}
+	return nil
+}
+
+// SubsetsFit checks that every class has at least the largest of sizes (images per class; 0 is
+// all) training examples, naming the first that has not.
+func SubsetsFit(labels []int, names []string, sizes []int) error {
+	counts := make([]int, len(names))
+	for _, l := range labels {
+		if l >= 0 && l < len(counts) {
+			counts[l]++
+		}
+	}
+	most := 0
+	for _, s := range sizes {
+		most = max(most, s)
+	}
+	for c, n := range counts {
+		if n < most {
+			return fmt.Errorf("class %q has %d training images, fewer than the size %d: use sizes up to %d, or all", names[c], n, most, n)
+		}
+	}
+	return nil
 }

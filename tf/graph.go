@@ -275,29 +275,7 @@ func (g *Graph) GraphDef() ([]byte, error) {
 
 // Import adds the operations of a serialised GraphDef to the graph, their names prefixed with
 // prefix + "/" when prefix is not empty.
-func (g *Graph) Import(def []byte, prefix string) error {
-	if len(def) == 0 {
-		return fmt.Errorf("import graph: empty GraphDef")
-	}
-	opts := C.ltf_NewImportGraphDefOptions()
-	defer C.ltf_DeleteImportGraphDefOptions(opts)
-	if prefix != "" {
-		cp := C.CString(prefix)
-		defer C.free(unsafe.Pointer(cp))
-		C.ltf_ImportGraphDefOptionsSetPrefix(opts, cp)
-	}
-	cdef := C.CBytes(def)
-	defer C.free(cdef)
-	buf := C.ltf_NewBufferFromString(cdef, C.size_t(len(def)))
-	defer C.ltf_DeleteBuffer(buf)
-	s := newStatus()
-	defer s.free()
-	C.ltf_GraphImportGraphDef(g.c, buf, opts, s.c)
-	if err := s.err(); err != nil {
-		return fmt.Errorf("import graph: %w", err)
-	}
-	return nil
-}
+func (g *Graph) Import(def []byte, prefix string) error { return g.ImportMapped(def, prefix, nil) }
 
 // AddGradients adds operations that compute the partial derivatives of sum(ys) with respect to
 // each of xs, and returns them in the order of xs. Operation names start with prefix, which must

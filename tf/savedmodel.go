@@ -82,10 +82,7 @@ func LoadSavedModel(dir string, tags []string, o SessionOptions) (*SavedModel, e
 	defer C.free(unsafe.Pointer(cdir))
 	st := newStatus()
 	defer st.free()
-	var csess *C.TF_Session
-	quietOnce(&firstLoad, func() {
-		csess = C.ltf_LoadSessionFromSavedModel(opts, cdir, &ctags[0], C.int(len(tags)), g.c, meta, st.c)
-	})
+	csess := C.ltf_LoadSessionFromSavedModel(opts, cdir, &ctags[0], C.int(len(tags)), g.c, meta, st.c)
 	if err := st.err(); err != nil {
 		g.Close()
 		return nil, fmt.Errorf("open SavedModel %s (tags %s): %w", dir, strings.Join(tags, ","), err)

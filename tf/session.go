@@ -125,10 +125,8 @@ func (s *Session) Run(feeds map[Output]*Tensor, fetches []Output, targets []*Ope
 	}
 	st := newStatus()
 	defer st.free()
-	quietOnce(&firstRun, func() {
-		C.ltf_SessionRun(s.c, inP, valP, C.int(len(inputs)), &outputs[0], &outVals[0], C.int(len(fetches)),
-			tgt, C.int(len(targets)), st.c)
-	})
+	C.ltf_SessionRun(s.c, inP, valP, C.int(len(inputs)), &outputs[0], &outVals[0], C.int(len(fetches)),
+		tgt, C.int(len(targets)), st.c)
 	runtime.KeepAlive(feeds)
 	if err := st.err(); err != nil {
 		return nil, fmt.Errorf("run: %w", err)

@@ -15,6 +15,7 @@
   X(TF_GraphNextOperation) X(TF_GraphToGraphDef) X(TF_GraphGetTensorShape)                   \
   X(TF_GraphGetTensorNumDims) X(TF_NewImportGraphDefOptions)                                 \
   X(TF_DeleteImportGraphDefOptions) X(TF_ImportGraphDefOptionsSetPrefix)                     \
+  X(TF_ImportGraphDefOptionsAddInputMapping)                                                 \
   X(TF_GraphImportGraphDef) X(TF_OperationName) X(TF_OperationOpType)                        \
   X(TF_OperationNumOutputs) X(TF_OperationOutputType) X(TF_OperationNumInputs)               \
   X(TF_NewOperation) X(TF_AddInput) X(TF_AddInputList) X(TF_AddControlInput) X(TF_SetDevice) \
@@ -83,6 +84,9 @@ TF_ImportGraphDefOptions* ltf_NewImportGraphDefOptions(void) { return fn.TF_NewI
 void ltf_DeleteImportGraphDefOptions(TF_ImportGraphDefOptions* o) { fn.TF_DeleteImportGraphDefOptions(o); }
 void ltf_ImportGraphDefOptionsSetPrefix(TF_ImportGraphDefOptions* o, const char* p) {
   fn.TF_ImportGraphDefOptionsSetPrefix(o, p);
+}
+void ltf_ImportGraphDefOptionsAddInputMapping(TF_ImportGraphDefOptions* o, const char* src, int i, TF_Output dst) {
+  fn.TF_ImportGraphDefOptionsAddInputMapping(o, src, i, dst);
 }
 void ltf_GraphImportGraphDef(TF_Graph* g, const TF_Buffer* d, const TF_ImportGraphDefOptions* o, TF_Status* s) {
   fn.TF_GraphImportGraphDef(g, d, o, s);

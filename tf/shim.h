@@ -45,6 +45,7 @@ int ltf_GraphGetTensorNumDims(TF_Graph* g, TF_Output o, TF_Status* s);
 TF_ImportGraphDefOptions* ltf_NewImportGraphDefOptions(void);
 void ltf_DeleteImportGraphDefOptions(TF_ImportGraphDefOptions* o);
 void ltf_ImportGraphDefOptionsSetPrefix(TF_ImportGraphDefOptions* o, const char* prefix);
+void ltf_ImportGraphDefOptionsAddInputMapping(TF_ImportGraphDefOptions* o, const char* src, int i, TF_Output dst);
 void ltf_GraphImportGraphDef(TF_Graph* g, const TF_Buffer* def, const TF_ImportGraphDefOptions* o, TF_Status* s);
 
 const char* ltf_OperationName(TF_Operation* op);

@@ -15,6 +15,7 @@ import (
 	"github.com/lessdata/lessdata/audit/audittest"
 	"github.com/lessdata/lessdata/backbone"
 	"github.com/lessdata/lessdata/dataset"
+	"github.com/lessdata/lessdata/experiment"
 	"github.com/lessdata/lessdata/internal/shared"
 )
 
@@ -72,18 +73,21 @@ func TestAuditWritesReportSheetAndExclusions(t *testing.T) {
 	ds, err := dataset.Load(data, dataset.Options{})
 	require.NoError(t, err)
 	var errb bytes.Buffer
-	kept, used, err := applyExclude(streams{Out: &errb, Err: &errb}, ds, data, filepath.Join(out, "exclude.json"))
+	spec := experiment.DefaultSpec().Data
+	spec.Dir, spec.Exclude = data, filepath.Join(out, "exclude.json")
+	kept, err := experiment.LoadData(context.Background(), spec, false, ui(streams{Out: &errb, Err: &errb}))
 	require.NoError(t, err)
-	require.Len(t, used, 6)
+	require.Len(t, kept.Excluded, 6)
 	require.Len(t, kept.Train, len(ds.Train)-5)
 	require.Len(t, kept.Val, len(ds.Val)-1)
 	require.Contains(t, errb.String(), "excluded 6 images")
 
 	// The quick audit prints short warnings.
 	errb.Reset()
-	quickAudit(context.Background(), streams{Out: &errb, Err: &errb}, ds, data, 4)
+	spec.Exclude = ""
+	_, err = experiment.LoadData(context.Background(), spec, true, ui(streams{Out: &errb, Err: &errb}))
+	require.NoError(t, err)
 	require.Contains(t, errb.String(), "warning: LABEL CONFLICT")
-	require.Contains(t, errb.String(), "warning: ... and 2 more")
 	require.Contains(t, errb.String(), "lessdata audit --data "+data)
 }
 
@@ -98,9 +102,9 @@ func TestAuditRefusals(t *testing.T) {
 	require.ErrorContains(t, err, "does not exist")
 	bad := filepath.Join(t.TempDir(), "exclude.json")
 	require.NoError(t, os.WriteFile(bad, []byte("[{}]"), 0o644))
-	ds, err := dataset.Load(data, dataset.Options{})
-	require.NoError(t, err)
-	_, _, err = applyExclude(streams{Out: &bytes.Buffer{}, Err: &bytes.Buffer{}}, ds, data, bad)
+	spec := experiment.DefaultSpec().Data
+	spec.Dir, spec.Exclude = data, bad
+	_, err = experiment.LoadData(context.Background(), spec, false, experiment.UI{})
 	require.ErrorContains(t, err, "no path")
 
 	stdout, _, err := runAuditCmd(t, "--data", data)
@@ -130,15 +134,15 @@ func TestCompareWithAuditExclusions(t *testing.T) {
 	_, _, err = runAuditCmd(t, "--data", data, "--out", auditDir, "--fix")
 	require.NoError(t, err)
 	out := filepath.Join(t.TempDir(), "cmp")
-	_, stderr, err := run(t, withMirror(t, "compare", "--data", data, "--out", out, "--epochs", "1", "--batch", "8",
-		"--scratch-size", "24", "--backbone", "mobilenet_v1_025", "--transfer-views", "1", "--exclude", filepath.Join(auditDir, "exclude.json"))...)
+	_, stderr, err := run(t, withTiny(t, "compare", "--data", data, "--out", out, "--epochs", "1", "--batch", "8",
+		"--scratch-size", "24", "--transfer-views", "1", "--exclude", filepath.Join(auditDir, "exclude.json"))...)
 	require.NoError(t, err, stderr)
 	require.Contains(t, stderr, "excluded 6 images")
 	md, err := os.ReadFile(filepath.Join(out, "report.md"))
 	require.NoError(t, err)
 	require.Contains(t, string(md), "## Excluded images")
 	require.Contains(t, string(md), "6 images were left out")
-	var cmp comparison
+	var cmp experiment.Comparison
 	b, err := os.ReadFile(filepath.Join(out, "compare.json"))
 	require.NoError(t, err)
 	require.NoError(t, json.Unmarshal(b, &cmp))

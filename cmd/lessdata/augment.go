@@ -13,12 +13,12 @@ import (
 	"github.com/lessdata/lessdata/dataset/tfdecode"
 )
 
-func newAugmentCmd(ios streams) *cobra.Command {
+func newAugmentCmd(f *factory, runF func(context.Context, *previewOptions) error) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "augment",
 		Short: "See what the augmentation does to your images",
 	}
-	cmd.AddCommand(newPreviewCmd(ios))
+	cmd.AddCommand(newPreviewCmd(f, runF))
 	return cmd
 }
 
@@ -31,7 +31,7 @@ type previewOptions struct {
 	FillMode       string
 }
 
-func newPreviewCmd(ios streams) *cobra.Command {
+func newPreviewCmd(f *factory, runF func(context.Context, *previewOptions) error) *cobra.Command {
 	o := &previewOptions{}
 	cmd := &cobra.Command{
 		Use:   "preview DIR|IMAGE --out grid.png",
@@ -44,7 +44,10 @@ its training images, class by class in turn) or a single image.`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
 			o.Path = args[0]
-			return runPreview(c.Context(), ios, o)
+			if runF != nil {
+				return runF(c.Context(), o)
+			}
+			return runPreview(c.Context(), f.IO, o)
 		},
 	}
 	cmd.Flags().StringVar(&o.Out, "out", "", "PNG file to write")

@@ -19,7 +19,7 @@ import (
 	"github.com/lessdata/lessdata/tf"
 )
 
-func newBackbonesCmd(ios streams, g *globalOptions) *cobra.Command {
+func newBackbonesCmd(f *factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "backbones",
 		Short: "List, fetch, inspect and try pretrained backbones",
@@ -30,25 +30,27 @@ func newBackbonesCmd(ios streams, g *globalOptions) *cobra.Command {
 			Short: "List the backbones lessdata knows and whether they are fetched",
 			Args:  cobra.NoArgs,
 			RunE: func(c *cobra.Command, _ []string) error {
-				return runBackbonesList(ios, g)
+				return runBackbonesList(f)
 			},
 		},
-		newFetchCmd(ios, g),
+		newFetchCmd(f),
 		&cobra.Command{
 			Use:   "inspect NAME|DIR",
 			Short: "Show a backbone's signatures, inputs, outputs and spec",
 			Args:  cobra.ExactArgs(1),
 			RunE: func(c *cobra.Command, args []string) error {
-				return runInspect(c.Context(), ios, g, args[0])
+				return runInspect(c.Context(), f, args[0])
 			},
 		},
-		newClassifyCmd(ios, g),
+		newClassifyCmd(f),
 	)
 	return cmd
 }
 
-func (g *globalOptions) fetchOptions(ios streams, force bool) backbone.FetchOptions {
-	opt := backbone.FetchOptions{CacheDir: g.CacheDir, Mirror: g.Mirror, Force: force}
+// fetchOptions say where backbones come from and are cached, from the global flags.
+func (f *factory) fetchOptions(force bool) backbone.FetchOptions {
+	ios := f.IO
+	opt := backbone.FetchOptions{CacheDir: f.Global.CacheDir, Mirror: f.Global.Mirror, Force: force}
 	if ios.Progress {
 		opt.Progress = func(total int64, desc string) io.Writer {
 			return progressbar.NewOptions64(total, progressbar.OptionSetWriter(ios.Err),
@@ -59,15 +61,15 @@ func (g *globalOptions) fetchOptions(ios streams, force bool) backbone.FetchOpti
 	return opt
 }
 
-func runBackbonesList(ios streams, g *globalOptions) error {
+func runBackbonesList(f *factory) error {
 	entries, err := models.Manifest()
 	if err != nil {
 		return err
 	}
-	tw := tabwriter.NewWriter(ios.Out, 2, 4, 2, ' ', 0)
+	tw := tabwriter.NewWriter(f.IO.Out, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "NAME\tFETCHED\tDESCRIPTION")
 	for _, e := range entries {
-		dir, ok, err := backbone.CachedDir(e.Name, g.fetchOptions(ios, false))
+		dir, ok, err := backbone.CachedDir(e.Name, f.fetchOptions(false))
 		if err != nil {
 			return err
 		}
@@ -85,7 +87,7 @@ type fetchOptions struct {
 	Force bool
 }
 
-func newFetchCmd(ios streams, g *globalOptions) *cobra.Command {
+func newFetchCmd(f *factory) *cobra.Command {
 	o := &fetchOptions{}
 	cmd := &cobra.Command{
 		Use:   "fetch NAME",
@@ -95,24 +97,25 @@ sha256, convert it into a float TensorFlow SavedModel with its spec, and print t
 		Args: cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
 			o.Name = args[0]
-			return runFetch(c.Context(), ios, g, o)
+			return runFetch(c.Context(), f, o)
 		},
 	}
 	cmd.Flags().BoolVar(&o.Force, "force", false, "download and convert again even when cached")
 	return cmd
 }
 
-func runFetch(ctx context.Context, ios streams, g *globalOptions, o *fetchOptions) error {
-	dir, err := backbone.Fetch(ctx, o.Name, g.fetchOptions(ios, o.Force))
+func runFetch(ctx context.Context, f *factory, o *fetchOptions) error {
+	dir, err := backbone.Fetch(ctx, o.Name, f.fetchOptions(o.Force))
 	if err != nil {
 		return err
 	}
-	fmt.Fprintln(ios.Out, dir)
+	fmt.Fprintln(f.IO.Out, dir)
 	return nil
 }
 
-func runInspect(ctx context.Context, ios streams, g *globalOptions, arg string) error {
-	dir, err := backbone.Resolve(ctx, arg, g.fetchOptions(ios, false))
+func runInspect(ctx context.Context, f *factory, arg string) error {
+	ios := f.IO
+	dir, err := backbone.Resolve(ctx, arg, f.fetchOptions(false))
 	if err != nil {
 		return err
 	}
@@ -185,7 +188,7 @@ type classifyOptions struct {
 	Top      int
 }
 
-func newClassifyCmd(ios streams, g *globalOptions) *cobra.Command {
+func newClassifyCmd(f *factory) *cobra.Command {
 	o := &classifyOptions{}
 	cmd := &cobra.Command{
 		Use:   "classify NAME|DIR IMAGE...",
@@ -193,18 +196,19 @@ func newClassifyCmd(ios streams, g *globalOptions) *cobra.Command {
 		Args:  cobra.MinimumNArgs(2),
 		RunE: func(c *cobra.Command, args []string) error {
 			o.Backbone, o.Images = args[0], args[1:]
-			return runClassify(c.Context(), ios, g, o)
+			return runClassify(c.Context(), f, o)
 		},
 	}
 	cmd.Flags().IntVarP(&o.Top, "top", "k", 3, "how many labels to show per image")
 	return cmd
 }
 
-func runClassify(ctx context.Context, ios streams, g *globalOptions, o *classifyOptions) error {
+func runClassify(ctx context.Context, f *factory, o *classifyOptions) error {
+	ios := f.IO
 	if o.Top < 1 {
 		return fmt.Errorf("--top must be at least 1")
 	}
-	dir, err := backbone.Resolve(ctx, o.Backbone, g.fetchOptions(ios, false))
+	dir, err := backbone.Resolve(ctx, o.Backbone, f.fetchOptions(false))
 	if err != nil {
 		return err
 	}

@@ -2,173 +2,110 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
-	"time"
-
-	"github.com/lessdata/lessdata/audit"
-	"github.com/lessdata/lessdata/internal/files"
 
 	"github.com/spf13/cobra"
 
-	"github.com/lessdata/lessdata/bundle"
-	"github.com/lessdata/lessdata/finetune"
-	"github.com/lessdata/lessdata/report"
-)
+	"github.com/lessdata/lessdata/experiment")
 
+// compareOptions are compare's options.
 type compareOptions struct {
-	dataOptions
-	fitFlags
-	gridFlags
-	Folds    int
-	scratch  scratchFlags
-	transfer transferFlags
-	outFlags
+	Spec    experiment.Spec
+	Methods string
+	Folds   int
+	Repeats int
+	Out     experiment.GridOutput
 }
 
-func newCompareCmd(ios streams, g *globalOptions) *cobra.Command {
-	o := &compareOptions{}
+// methodFlagPrefixes name the per-method flags of commands that run several methods.
+var methodFlagPrefixes = map[string]string{"size": "scratch-", "views": "transfer-"}
+
+func newCompareCmd(f *factory, runF func(context.Context, *compareOptions) error) *cobra.Command {
+	o := &compareOptions{Spec: experiment.DefaultSpec()}
 	cmd := &cobra.Command{
 		Use:   "compare --data DIR --backbone NAME|DIR --out RUN",
 		Short: "Train scratch and transfer on the same split and budget, and report which to trust",
 		Long: `Train the article's CNN from scratch and a head on frozen backbone features, on the same
 split, seed, augmentation and number of epochs, then score both on the validation set.
 
-RUN receives scratch/ and transfer/ (each a model bundle that predict and eval reload),
+RUN receives one folder per method (a model bundle that predict and eval reload),
 compare.json, report.md and a self-contained report.html with the validation loss and
 accuracy curves of both methods, a metrics table (accuracy with its 95% Wilson interval, ROC
-AUC, per-class precision, recall and F1, sensitivity and specificity), both confusion
-matrices, both ROC curves and each method's wall time.
+AUC, per-class precision, recall and F1, sensitivity and specificity), the confusion
+matrices, the ROC curves and each method's wall time. Ctrl-C keeps the methods that finished
+and marks the run as interrupted (exit status 130); the same command resumes it.
 
 With --folds K (stratified k-fold cross-validation over all images) and/or --repeats R
-(different seeds), compare trains both methods on every fold or repeat and reports each
-method's mean with its 95% interval and the paired difference transfer minus scratch with
-its interval (cv.json, cv.csv, report.html); no model bundle is written then. Finished
-trainings are saved at once, so the same command resumes after Ctrl-C.`,
+(different seeds), compare trains every method on every fold or repeat and reports each
+method's mean with its 95% interval and the paired difference against the first method
+(cv.json, cv.csv, report.html); no model bundle is written then. Finished trainings are saved
+at once, so the same command resumes after Ctrl-C.`,
 		Example: `  lessdata compare --data ../shared/datasets/car_vs_bus --backbone mobilenet_v2 --out runs/car_vs_bus`,
 		Args:    cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			return runCompare(c.Context(), ios, g, o)
+			var err error
+			if o.Spec.Methods, err = experiment.ParseMethods(o.Methods); err != nil {
+				return fmt.Errorf("--methods: %w", err)
+			}
+			o.Spec.Flags = prefixed(methodFlagPrefixes)
+			if runF != nil {
+				return runF(c.Context(), o)
+			}
+			return runCompare(c.Context(), f, o)
 		},
 	}
-	o.dataOptions.flags(cmd)
-	o.fitFlags.flags(cmd)
-	o.scratch.flags(cmd, "scratch-")
-	o.transfer.flags(cmd, "transfer-")
-	o.outFlags.flags(cmd)
-	o.gridFlags.flags(cmd, 1)
+	dataFlags(cmd, &o.Spec.Data)
+	fitFlags(cmd, &o.Spec.Fit)
+	scratchFlags(cmd, &o.Spec.Scratch, "scratch-")
+	transferFlags(cmd, &o.Spec.Transfer, "transfer-")
+	outFlags(cmd, &o.Out.Output, &o.Spec.Positive)
+	gridFlags(cmd, &o.Out.Jobs)
+	cmd.Flags().StringVar(&o.Methods, "methods", "scratch,transfer", "methods to compare, comma separated: scratch, transfer")
 	cmd.Flags().IntVar(&o.Folds, "folds", 0, "k-fold cross-validation over training and validation images pooled (0: use the given split)")
+	cmd.Flags().IntVar(&o.Repeats, "repeats", 1, "repetitions with different seeds (and folds)")
 	return cmd
 }
 
-// comparison is compare.json.
-type comparison struct {
-	Data     string             `json:"data"`
-	Classes  []string           `json:"classes"`
-	Seed     uint64             `json:"seed"`
-	Epochs   int                `json:"epochs"`
-	Skipped  int                `json:"skipped_files"`
-	Excluded []audit.Exclusion  `json:"excluded"`
-	Methods  map[string]*method `json:"methods"`
-	Created  string             `json:"created"`
-	Lessdata string             `json:"lessdata_version"`
-}
-
-type method struct {
-	Metrics report.Metrics `json:"metrics"`
-	Seconds float64        `json:"seconds"`
-	Epochs  int            `json:"epochs_run"`
-	Best    int            `json:"best_epoch"`
-	Stopped string         `json:"stopped"`
-	Model   string         `json:"model"`
-}
-
-func runCompare(ctx context.Context, ios streams, g *globalOptions, o *compareOptions) error {
-	if err := o.scratch.validate(); err != nil {
-		return err
-	}
+func runCompare(ctx context.Context, f *factory, o *compareOptions) error {
+	o.Out.Version = version
 	if o.Folds != 0 || o.Repeats != 1 {
-		return runCompareCV(ctx, ios, g, o)
+		return runCompareCV(ctx, f, o)
 	}
-	fit, ds, rd, err := beginRun(ctx, ios, o.dataOptions, o.fitFlags, o.outFlags)
-	if err != nil {
+	cmp, err := experiment.Compare(ctx, o.Spec, f.env(), o.Out.Output)
+	if cmp == nil {
 		return err
 	}
-	defer rd.Abandon()
-	common := runInfo(o.dataOptions, o.fitFlags, ds)
-	var outcomes []*outcome
-	defer func() {
-		for _, oc := range outcomes {
-			oc.Close()
-		}
-	}()
-	type recipe struct {
-		name string
-		run  func(finetune.FitOptions) (*outcome, error)
+	for _, r := range cmp.Methods {
+		printMetrics(f.IO, string(r.Method), r.Metrics, r.Seconds)
 	}
-	recipes := []recipe{
-		{bundle.KindScratch, func(f finetune.FitOptions) (*outcome, error) {
-			return runScratch(ctx, ios, ds.Dataset, o.dataOptions, o.scratch, f)
-		}},
-		{bundle.KindTransfer, func(f finetune.FitOptions) (*outcome, error) {
-			return runTransfer(ctx, ios, g, ds.Dataset, o.transfer, f)
-		}},
+	if errors.Is(err, experiment.ErrInterrupted) {
+		fmt.Fprintf(f.IO.Err, "interrupted: the report covers the methods that finished; run the same command to resume\n")
 	}
-	for _, r := range recipes {
-		if ctx.Err() != nil {
-			break
-		}
-		dir := rd.Path(r.name)
-		f := fit
-		f.OnEpoch = func(h *finetune.History) error {
-			return saveHistoryIn(dir, h)
-		}
-		oc, err := r.run(f)
-		if err != nil {
-			return fmt.Errorf("%s: %w", r.name, err)
-		}
-		outcomes = append(outcomes, oc)
-		if len(oc.Trained.History.Epochs) == 0 {
-			return fmt.Errorf("%s stopped before its first epoch ended: nothing to compare", r.name)
-		}
-		if err := oc.score(ds.Classes, o.Positive); err != nil {
-			return err
-		}
-		if err := oc.save(dir, common); err != nil {
-			return err
-		}
-		summarize(ios, oc.Trained.History)
-	}
-	cmp := &comparison{Data: o.Data, Classes: ds.Classes, Seed: o.Seed, Epochs: o.Epochs, Skipped: len(ds.Skipped), Excluded: ds.Excluded,
-		Methods: map[string]*method{}, Created: time.Now().UTC().Format(time.RFC3339), Lessdata: version}
-	for _, oc := range outcomes {
-		h := oc.Trained.History
-		cmp.Methods[oc.Kind] = &method{Metrics: oc.Metrics, Seconds: oc.Seconds, Epochs: len(h.Epochs), Best: h.BestEpoch, Stopped: h.Stopped, Model: oc.Kind}
-	}
-	if err := files.WriteJSON(rd.Path("compare.json"), cmp); err != nil {
-		return err
-	}
-	if err := writeCompareReport(rd.Work, cmp, outcomes, ds.Skipped); err != nil {
-		return err
-	}
-	if err := rd.Commit(); err != nil {
-		return err
-	}
-	for _, oc := range outcomes {
-		printMetrics(ios, oc.Kind, oc)
-	}
-	if len(outcomes) < len(recipes) {
-		fmt.Fprintln(ios.Err, "interrupted: the report covers the methods that finished")
-	}
-	fmt.Fprintf(ios.Out, "report: %s\n", filepath.Join(o.Out, "report.html"))
-	return nil
+	fmt.Fprintf(f.IO.Out, "report: %s\n", filepath.Join(o.Out.Dir, "report.html"))
+	return err
 }
 
-// saveHistoryIn saves the history so far into a method's folder (created on first use).
-func saveHistoryIn(dir string, h *finetune.History) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+func runCompareCV(ctx context.Context, f *factory, o *compareOptions) error {
+	res, err := experiment.CrossValidate(ctx, o.Spec, f.env(), o.Folds, o.Repeats, o.Out)
+	if res == nil {
 		return err
 	}
-	return h.Save(dir)
+	what := fmt.Sprintf("%d repeats", o.Repeats)
+	if o.Folds > 0 {
+		what = fmt.Sprintf("%d-fold cross-validation x %d", o.Folds, o.Repeats)
+	}
+	fmt.Fprintf(f.IO.Out, "%s, mean [95%% CI] (%d trainings finished):\n", what, len(res.Cells))
+	for _, m := range res.Methods {
+		s := res.Means[m]
+		fmt.Fprintf(f.IO.Out, "%-9s accuracy %-26s AUC %s\n", m, s.Accuracy.Format(false), s.AUC.Format(false))
+	}
+	for _, m := range res.Methods[1:] {
+		key := m + " - " + res.Methods[0]
+		d := res.Differences[key]
+		fmt.Fprintf(f.IO.Out, "%s: accuracy %s  AUC %s (paired over %d)\n", key, d["accuracy"].Format(true), d["auc"].Format(true), d["accuracy"].N)
+	}
+	fmt.Fprintf(f.IO.Out, "report: %s\n", filepath.Join(o.Out.Dir, "report.html"))
+	return err
 }

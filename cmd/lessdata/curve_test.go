@@ -9,11 +9,13 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/lessdata/lessdata/experiment"
 )
 
 func curveArgs(t *testing.T, data, out string) []string {
-	return withMirror(t, "curve", "--data", data, "--out", out, "--sizes", "2,all", "--repeats", "2", "--epochs", "2",
-		"--batch", "4", "--scratch-size", "24", "--backbone", "mobilenet_v1_025", "--transfer-views", "2", "--jobs", "2")
+	return withTiny(t, "curve", "--data", data, "--out", out, "--sizes", "2,all", "--repeats", "2", "--epochs", "2",
+		"--batch", "4", "--scratch-size", "24", "--transfer-views", "2", "--jobs", "2")
 }
 
 // A rerun after an interruption finishes the grid without redoing finished cells; here the
@@ -51,9 +53,7 @@ func TestCurveResumesWithoutRedoingCells(t *testing.T) {
 			require.Equal(t, m, st.ModTime(), "%s was rewritten", c)
 		}
 	}
-	var curve struct {
-		Points []curvePoint `json:"points"`
-	}
+	var curve experiment.CurveResult
 	b, err := os.ReadFile(filepath.Join(out, "curve.json"))
 	require.NoError(t, err)
 	require.NoError(t, json.Unmarshal(b, &curve))
@@ -61,7 +61,7 @@ func TestCurveResumesWithoutRedoingCells(t *testing.T) {
 	for _, p := range curve.Points {
 		require.Equal(t, 2, p.Accuracy.N, "%s %s has both repeats", p.Method, p.Size)
 		if p.Size == "2" {
-			require.Equal(t, 4, p.TrainingCount, "2 images per class")
+			require.Equal(t, 4, p.NTrain, "2 images per class")
 		}
 	}
 
@@ -75,17 +75,17 @@ func TestCurveResumesWithoutRedoingCells(t *testing.T) {
 func TestCompareFolds(t *testing.T) {
 	data := writeDataset(t, map[string]int{"left": 5, "right": 5})
 	out := filepath.Join(t.TempDir(), "cv")
-	stdout, stderr, err := run(t, withMirror(t, "compare", "--data", data, "--out", out, "--folds", "3", "--epochs", "2",
-		"--batch", "4", "--scratch-size", "24", "--backbone", "mobilenet_v1_025", "--transfer-views", "2")...)
+	stdout, stderr, err := run(t, withTiny(t, "compare", "--data", data, "--out", out, "--folds", "3", "--epochs", "2",
+		"--batch", "4", "--scratch-size", "24", "--transfer-views", "2")...)
 	require.NoError(t, err, stderr)
 	require.Contains(t, stdout, "3-fold cross-validation x 1")
 	require.Contains(t, stdout, "transfer - scratch: accuracy")
-	var sum cvSummary
+	var sum experiment.CVResult
 	b, err := os.ReadFile(filepath.Join(out, "cv.json"))
 	require.NoError(t, err)
 	require.NoError(t, json.Unmarshal(b, &sum))
 	require.Len(t, sum.Cells, 6)
-	require.Equal(t, 3, sum.Difference["accuracy"].N)
+	require.Equal(t, 3, sum.Differences["transfer - scratch"]["accuracy"].N)
 	total := 0
 	for _, c := range sum.Cells {
 		if c.Method == "scratch" {

@@ -4,22 +4,34 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/lessdata/lessdata/experiment"
+	"github.com/lessdata/lessdata/tf"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "0.1.0-dev"
 
+// exitInterrupted is the exit status of every command stopped by Ctrl-C or SIGTERM (128 +
+// SIGINT, as shells report it); the work done so far is kept, as the message says.
+const exitInterrupted = 130
+
 func main() {
+	tf.QuietNativeLogs()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	cmd := newRootCmd(stdStreams())
 	if err := cmd.ExecuteContext(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, "lessdata:", err)
 		stop()
+		if errors.Is(err, experiment.ErrInterrupted) || errors.Is(err, context.Canceled) {
+			os.Exit(exitInterrupted)
+		}
 		os.Exit(1)
 	}
 }

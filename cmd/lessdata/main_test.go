@@ -8,10 +8,12 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/lessdata/lessdata/backbone/backbonetest"
 	"github.com/lessdata/lessdata/internal/shared"
 	"github.com/lessdata/lessdata/tf"
 )
@@ -35,6 +37,30 @@ func TestMain(m *testing.M) {
 		os.Exit(0)
 	}
 	shared.RunWithTempDir(m, "lessdata-cli-test-", &testCache)
+}
+
+var (
+	tinyOnce sync.Once
+	tinyDir  string
+	tinyErr  error
+)
+
+// tinyBackbone returns the folder of the tiny generated backbone (backbonetest), written once
+// into the tests' cache.
+func tinyBackbone(t *testing.T) string {
+	t.Helper()
+	tinyOnce.Do(func() {
+		tinyDir = filepath.Join(testCache, "tiny-backbone")
+		_, tinyErr = backbonetest.Write(tinyDir, backbonetest.Options{})
+	})
+	require.NoError(t, tinyErr)
+	return tinyDir
+}
+
+// withTiny runs args with the tiny generated backbone and the tests' cache: the transfer path
+// without ../shared.
+func withTiny(t *testing.T, args ...string) []string {
+	return append(args, "--backbone", tinyBackbone(t), "--cache-dir", testCache)
 }
 
 func withMirror(t *testing.T, args ...string) []string {

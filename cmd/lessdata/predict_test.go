@@ -9,6 +9,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/lessdata/lessdata/backbone/backbonetest"
+	"github.com/lessdata/lessdata/experiment"
 	"github.com/lessdata/lessdata/internal/browsertest"
 	"github.com/lessdata/lessdata/report"
 )
@@ -23,11 +25,19 @@ func trainedRun(t *testing.T, kind string) (string, string) {
 	if kind == "scratch" {
 		args = append(args, "--size", "24")
 	} else {
-		args = withMirror(t, append(args, "--backbone", "mobilenet_v1_025", "--views", "2")...)
+		args = withTiny(t, append(args, "--views", "2")...)
 	}
 	_, stderr, err := run(t, args...)
 	require.NoError(t, err, stderr)
 	return out, data
+}
+
+// modelArgs adds, for a transfer model, the tiny backbone it was trained on.
+func modelArgs(t *testing.T, kind string, args ...string) []string {
+	if kind == "transfer" {
+		return withTiny(t, args...)
+	}
+	return args
 }
 
 // predict's labels on a folder agree with eval's metrics on the same folder.
@@ -36,7 +46,7 @@ func TestPredictAgreesWithEval(t *testing.T) {
 		t.Run(kind, func(t *testing.T) {
 			model, data := trainedRun(t, kind)
 			val := filepath.Join(data, "validation")
-			out, stderr, err := run(t, withMirror(t, "predict", "--model", model, val, "--format", "json")...)
+			out, stderr, err := run(t, modelArgs(t, kind, "predict", "--model", model, val, "--format", "json")...)
 			require.NoError(t, err, stderr)
 			var rows []struct {
 				Path          string             `json:"path"`
@@ -53,7 +63,7 @@ func TestPredictAgreesWithEval(t *testing.T) {
 				}
 				require.InDelta(t, 1, r.Probabilities["left"]+r.Probabilities["right"], 1e-5)
 			}
-			out, stderr, err = run(t, withMirror(t, "eval", "--model", model, "--data", data, "--json")...)
+			out, stderr, err = run(t, modelArgs(t, kind, "eval", "--model", model, "--data", data, "--json")...)
 			require.NoError(t, err, stderr)
 			var m report.Metrics
 			require.NoError(t, json.Unmarshal([]byte(out), &m))
@@ -86,25 +96,24 @@ func TestModelBundleRefusals(t *testing.T) {
 	model, data := trainedRun(t, "transfer")
 	good := filepath.Join(data, "validation", "left", "lefta.png")
 
-	// A backbone other than the model's is refused (here: another input size and sha256).
-	other, _, err := run(t, withMirror(t, "backbones", "fetch", "mobilenet_v2")...)
-	require.NoError(t, err)
-	_, _, err = run(t, withMirror(t, "predict", "--model", model, "--backbone", strings.TrimSpace(other), good)...)
+	// A backbone other than the model's is refused (here: other weights).
+	other := backbonetest.MustWrite(t, backbonetest.Options{Seed: 7})
+	_, _, err := run(t, "predict", "--model", model, "--backbone", other, good)
 	require.ErrorContains(t, err, "is not the one the model was trained with")
 
 	// A backbone whose input size differs from the bundle's is refused.
 	b, err := os.ReadFile(filepath.Join(model, "bundle.json"))
 	require.NoError(t, err)
-	resized := strings.Replace(strings.Replace(string(b), `"width": 128`, `"width": 224`, 1), `"height": 128`, `"height": 224`, 1)
+	resized := strings.Replace(strings.Replace(string(b), `"width": 16`, `"width": 24`, 1), `"height": 16`, `"height": 24`, 1)
 	require.NotEqual(t, string(b), resized)
 	require.NoError(t, os.WriteFile(filepath.Join(model, "bundle.json"), []byte(resized), 0o644))
-	_, _, err = run(t, withMirror(t, "predict", "--model", model, good)...)
-	require.ErrorContains(t, err, "takes 128x128 images, the model was trained on 224x224")
+	_, _, err = run(t, modelArgs(t, "transfer", "predict", "--model", model, good)...)
+	require.ErrorContains(t, err, "takes 16x16 images, the model was trained on 24x24")
 
 	// A bundle from a newer lessdata is refused with a clear message.
 	newer := strings.Replace(string(b), `"format_version": 1`, `"format_version": 99`, 1)
 	require.NoError(t, os.WriteFile(filepath.Join(model, "bundle.json"), []byte(newer), 0o644))
-	_, _, err = run(t, withMirror(t, "predict", "--model", model, good)...)
+	_, _, err = run(t, modelArgs(t, "transfer", "predict", "--model", model, good)...)
 	require.ErrorContains(t, err, "upgrade lessdata")
 
 	_, _, err = run(t, "predict", "--model", t.TempDir(), good)
@@ -132,20 +141,20 @@ func TestClassOnlyInValidationIsRefused(t *testing.T) {
 func TestCompareWritesReport(t *testing.T) {
 	data := writeDataset(t, map[string]int{"left": 6, "right": 6})
 	out := filepath.Join(t.TempDir(), "cmp")
-	stdout, stderr, err := run(t, withMirror(t, "compare", "--data", data, "--out", out, "--epochs", "2", "--batch", "4",
-		"--scratch-size", "24", "--backbone", "mobilenet_v1_025", "--transfer-views", "2", "--positive", "left")...)
+	stdout, stderr, err := run(t, withTiny(t, "compare", "--data", data, "--out", out, "--epochs", "2", "--batch", "4",
+		"--scratch-size", "24", "--transfer-views", "2", "--positive", "left")...)
 	require.NoError(t, err, stderr)
 	require.Contains(t, stdout, "report: "+filepath.Join(out, "report.html"))
 	for _, f := range []string{"compare.json", "report.md", "report.html", "loss.png", "accuracy.png", "roc.png",
 		"confusion_scratch.png", "confusion_transfer.png", "scratch/bundle.json", "transfer/bundle.json", "transfer/history.json"} {
 		require.FileExists(t, filepath.Join(out, f))
 	}
-	var cmp comparison
+	var cmp experiment.Comparison
 	b, err := os.ReadFile(filepath.Join(out, "compare.json"))
 	require.NoError(t, err)
 	require.NoError(t, json.Unmarshal(b, &cmp))
 	require.Len(t, cmp.Methods, 2)
-	require.Equal(t, "left", cmp.Methods["transfer"].Metrics.Positive)
+	require.Equal(t, "left", cmp.Result(experiment.Transfer).Metrics.Positive)
 	md, err := os.ReadFile(filepath.Join(out, "report.md"))
 	require.NoError(t, err)
 	require.Contains(t, string(md), "| scratch |")
@@ -157,8 +166,8 @@ func TestCompareReportRendersInChromium(t *testing.T) {
 	browsertest.Require(t)
 	data := writeDataset(t, map[string]int{"left": 4, "right": 4})
 	out := filepath.Join(t.TempDir(), "cmp")
-	_, stderr, err := run(t, withMirror(t, "compare", "--data", data, "--out", out, "--epochs", "2", "--batch", "4",
-		"--scratch-size", "24", "--backbone", "mobilenet_v1_025", "--transfer-views", "1")...)
+	_, stderr, err := run(t, withTiny(t, "compare", "--data", data, "--out", out, "--epochs", "2", "--batch", "4",
+		"--scratch-size", "24", "--transfer-views", "1")...)
 	require.NoError(t, err, stderr)
 	shot := browsertest.CheckPage(t, filepath.Join(out, "report.html"))
 	require.FileExists(t, shot)

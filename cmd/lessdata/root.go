@@ -25,8 +25,14 @@ type globalOptions struct {
 	Mirror   string
 }
 
+// factory is what every command gets: its streams and the global options.
+type factory struct {
+	IO     streams
+	Global *globalOptions
+}
+
 func newRootCmd(ios streams) *cobra.Command {
-	g := &globalOptions{}
+	f := &factory{IO: ios, Global: &globalOptions{}}
 	root := &cobra.Command{
 		Use:   "lessdata",
 		Short: "Image classification when data is scarce",
@@ -41,8 +47,9 @@ model you choose. All numeric work runs in TensorFlow through its C API.`,
 	}
 	root.SetOut(ios.Out)
 	root.SetErr(ios.Err)
-	root.PersistentFlags().StringVar(&g.CacheDir, "cache-dir", "", "folder for downloaded and converted backbones (default $LESSDATA_CACHE or the user cache folder)")
-	root.PersistentFlags().StringVar(&g.Mirror, "mirror", "", "folder or URL holding backbone files as <mirror>/<dir>/<file>, used instead of the public sources (default $LESSDATA_MIRROR)")
-	root.AddCommand(newBackbonesCmd(ios, g), newTrainCmd(ios, g), newAugmentCmd(ios), newCompareCmd(ios, g), newPredictCmd(ios, g), newEvalCmd(ios, g), newCurveCmd(ios, g), newAuditCmd(ios, g))
+	root.PersistentFlags().StringVar(&f.Global.CacheDir, "cache-dir", "", "folder for downloaded and converted backbones and cached features (default $LESSDATA_CACHE or the user cache folder)")
+	root.PersistentFlags().StringVar(&f.Global.Mirror, "mirror", "", "folder or URL holding backbone files as <mirror>/<dir>/<file>, used instead of the public sources (default $LESSDATA_MIRROR)")
+	root.AddCommand(newBackbonesCmd(f), newTrainCmd(f, nil), newAugmentCmd(f, nil), newCompareCmd(f, nil), newPredictCmd(f, nil),
+		newEvalCmd(f, nil), newCurveCmd(f, nil), newAuditCmd(f, nil))
 	return root
 }

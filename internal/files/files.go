@@ -1,18 +1,53 @@
-// Package files holds the two file helpers every layer needs: content hashes and atomic writes.
+// Package files holds the file helpers every layer needs: opening only regular files, content
+// hashes and atomic writes.
 package files
 
 import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"syscall"
 )
 
-// SHA256 returns the hex sha256 of a file's bytes.
+// OpenRegular opens path for reading only if it is a regular file (after following symlinks):
+// a FIFO, socket or device is refused at once instead of blocking the reader forever.
+func OpenRegular(path string) (*os.File, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file (%s)", path, st.Mode().Type())
+	}
+	// O_NONBLOCK: should the file be swapped for a FIFO after the check, open still returns.
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	if st, err = f.Stat(); err != nil || !st.Mode().IsRegular() {
+		f.Close()
+		return nil, fmt.Errorf("%s is not a regular file", path)
+	}
+	return f, nil
+}
+
+// ReadRegular reads a whole regular file (see OpenRegular).
+func ReadRegular(path string) ([]byte, error) {
+	f, err := OpenRegular(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(f)
+}
+
+// SHA256 returns the hex sha256 of a regular file's bytes.
 func SHA256(path string) (string, error) {
-	f, err := os.Open(path)
+	f, err := OpenRegular(path)
 	if err != nil {
 		return "", err
 	}

@@ -1,0 +1,196 @@
+package experiment
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"time"
+
+	"github.com/lessdata/lessdata/audit"
+	"github.com/lessdata/lessdata/bundle"
+	"github.com/lessdata/lessdata/dataset"
+	"github.com/lessdata/lessdata/finetune"
+	"github.com/lessdata/lessdata/internal/files"
+	"github.com/lessdata/lessdata/report"
+)
+
+// CompareFile is the comparison's record in its run folder.
+const CompareFile = "compare.json"
+
+// Comparison is compare.json: every method trained on the same split, and how each did.
+type Comparison struct {
+	Spec     Spec              `json:"spec"`
+	Classes  []string          `json:"classes"`
+	Skipped  int               `json:"skipped_files"`
+	Excluded []audit.Exclusion `json:"excluded"`
+	// Methods holds the methods that have a model, in Spec.Methods order.
+	Methods []*MethodResult `json:"methods"`
+	// Complete is false when the run was interrupted before every method finished; the same
+	// command resumes it.
+	Complete bool   `json:"complete"`
+	Created  string `json:"created"`
+	Lessdata string `json:"lessdata_version"`
+
+	histories map[Method]*finetune.History
+	skipped   []dataset.Skip
+}
+
+// MethodResult is one method's part of a comparison.
+type MethodResult struct {
+	Method  Method         `json:"method"`
+	Metrics report.Metrics `json:"metrics"`
+	Seconds float64        `json:"seconds"`
+	Epochs  int            `json:"epochs_run"`
+	Best    int            `json:"best_epoch"`
+	// Stopped says how its fit ended: completed, early stopping or interrupted.
+	Stopped string `json:"stopped"`
+	// Model is the method's model bundle, relative to the run folder.
+	Model string `json:"model"`
+}
+
+// finished reports whether the method's fit ran to its end (a resumed compare keeps it).
+func (r *MethodResult) finished() bool { return r.Stopped != finetune.StopInterrupted }
+
+// Result returns the named method's result, or nil (also for a nil comparison).
+func (c *Comparison) Result(m Method) *MethodResult {
+	if c == nil {
+		return nil
+	}
+	for _, r := range c.Methods {
+		if r.Method == m {
+			return r
+		}
+	}
+	return nil
+}
+
+// Compare trains every method of the spec on the same split, seed and epochs, scores each on the
+// validation images, and writes the run folder: one model bundle per method, compare.json and
+// report.html. When ctx is cancelled, the methods trained so far are kept, the comparison is
+// marked incomplete (in compare.json and the report) and the error wraps ErrInterrupted; the
+// same call then resumes it, training only what is missing.
+func Compare(ctx context.Context, spec Spec, env Env, out Output) (*Comparison, error) {
+	if err := spec.Validate(); err != nil {
+		return nil, err
+	}
+	if err := checkOut(out.Dir, spec.Data); err != nil {
+		return nil, err
+	}
+	prev, resume := resumable(out.Dir, spec)
+	data, err := LoadData(ctx, spec.Data, true, env.UI)
+	if err != nil {
+		return nil, err
+	}
+	pool, err := NewPool(ctx, data, spec, env, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer pool.Close()
+	rd, err := bundle.Begin(out.Dir, out.Force || resume)
+	if err != nil {
+		return nil, fmt.Errorf("--out: %w", err)
+	}
+	defer rd.Abandon()
+	cmp := &Comparison{Spec: spec, Classes: data.Classes, Skipped: len(data.Skipped) + len(pool.Failed), Excluded: data.Excluded,
+		Lessdata: out.Version, histories: map[Method]*finetune.History{}, skipped: append(append([]dataset.Skip{}, data.Skipped...), pool.Failed...)}
+	common := commonInfo(spec, data, len(pool.Failed))
+	var runErr error
+	for _, m := range spec.Methods {
+		dir := rd.Path(string(m))
+		if r := prev.Result(m); resume && r != nil && r.finished() {
+			if err := keepMethod(out.Dir, dir, r, cmp); err != nil {
+				return nil, err
+			}
+			env.UI.logf("%s: kept from the interrupted run", m)
+			continue
+		}
+		if ctx.Err() != nil {
+			runErr = interrupted(ctx.Err())
+			break
+		}
+		o, err := pool.Run(ctx, m, pool.TrainIndex(), pool.ValIndex(), spec.Data.Seed, RunHooks{Label: string(m),
+			OnEpoch: func(h *finetune.History) error {
+				if err := os.MkdirAll(dir, 0o755); err != nil {
+					return err
+				}
+				return h.Save(dir)
+			}})
+		if err != nil {
+			if errors.Is(err, ErrInterrupted) {
+				os.RemoveAll(dir)
+				runErr = err
+				break
+			}
+			return nil, fmt.Errorf("%s: %w", m, err)
+		}
+		err = o.Save(dir, common, out.Version)
+		o.Close()
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", m, err)
+		}
+		h := o.Trained.History
+		cmp.Methods = append(cmp.Methods, &MethodResult{Method: m, Metrics: o.Metrics, Seconds: o.Seconds, Epochs: len(h.Epochs),
+			Best: h.BestEpoch, Stopped: h.Stopped, Model: string(m)})
+		cmp.histories[m] = h
+		if h.Stopped == finetune.StopInterrupted {
+			runErr = interrupted(fmt.Errorf("%s stopped after %d epochs", m, len(h.Epochs)))
+			break
+		}
+	}
+	if len(cmp.Methods) == 0 {
+		if runErr != nil {
+			return nil, runErr
+		}
+		return nil, fmt.Errorf("no method finished")
+	}
+	cmp.Complete = runErr == nil && len(cmp.Methods) == len(spec.Methods)
+	cmp.Created = time.Now().UTC().Format(time.RFC3339)
+	if err := files.WriteJSON(rd.Path(CompareFile), cmp); err != nil {
+		return nil, err
+	}
+	if err := writeCompareReport(rd.Work, cmp); err != nil {
+		return nil, err
+	}
+	if err := rd.Commit(); err != nil {
+		return nil, err
+	}
+	return cmp, runErr
+}
+
+// resumable reads the comparison in dir and reports whether it is an unfinished one of the same
+// spec, which Compare then resumes.
+func resumable(dir string, spec Spec) (*Comparison, bool) {
+	b, err := os.ReadFile(filepath.Join(dir, CompareFile))
+	if err != nil {
+		return nil, false
+	}
+	var prev Comparison
+	if json.Unmarshal(b, &prev) != nil || prev.Complete {
+		return nil, false
+	}
+	want, err1 := json.Marshal(spec)
+	have, err2 := json.Marshal(prev.Spec)
+	if err1 != nil || err2 != nil || !reflect.DeepEqual(want, have) {
+		return nil, false
+	}
+	return &prev, true
+}
+
+// keepMethod copies a finished method of the interrupted run in oldRun into the new run folder.
+func keepMethod(oldRun, dir string, r *MethodResult, cmp *Comparison) error {
+	src := filepath.Join(oldRun, r.Model)
+	h, err := finetune.LoadHistory(src)
+	if err != nil {
+		return fmt.Errorf("resume %s: %w", oldRun, err)
+	}
+	if err := copyTree(src, dir); err != nil {
+		return fmt.Errorf("resume %s: %w", oldRun, err)
+	}
+	cmp.Methods = append(cmp.Methods, r)
+	cmp.histories[r.Method] = h
+	return nil
+}

@@ -1,0 +1,165 @@
+package experiment
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/lessdata/lessdata/backbone"
+	"github.com/lessdata/lessdata/backbone/backbonetest"
+	"github.com/lessdata/lessdata/finetune"
+)
+
+// tinySpec is a fast spec on a generated dataset and the tiny generated backbone.
+func tinySpec(t *testing.T, methods ...Method) (Spec, Env) {
+	t.Helper()
+	data := t.TempDir()
+	require.NoError(t, backbonetest.WriteDataset(data, backbonetest.DatasetOptions{Classes: []string{"a", "b"}, Train: 6, Validation: 4, Seed: 1}))
+	s := DefaultSpec(methods...)
+	s.Data.Dir, s.Data.NoAudit = data, true
+	s.Fit.Epochs, s.Fit.Batch = 3, 4
+	s.Scratch.Size = 16
+	s.Transfer.Backbone, s.Transfer.Views = backbonetest.MustWrite(t, backbonetest.Options{}), 2
+	return s, Env{Fetch: backbone.FetchOptions{CacheDir: t.TempDir()}}
+}
+
+func TestParseMethods(t *testing.T) {
+	m, err := ParseMethods(" transfer,scratch,transfer")
+	require.NoError(t, err)
+	require.Equal(t, []Method{Scratch, Transfer}, m)
+	_, err = ParseMethods("scratch,")
+	require.ErrorContains(t, err, `"" is not a method`)
+}
+
+func TestValidateNamesTheFlag(t *testing.T) {
+	base := DefaultSpec(Scratch, Transfer)
+	base.Data.Dir = "d"
+	require.NoError(t, base.Validate())
+	for _, c := range []struct {
+		edit func(*Spec)
+		want string
+	}{
+		{func(s *Spec) { s.Data.Dir = "" }, "--data is required"},
+		{func(s *Spec) { s.Data.ValSplit = 1 }, "--val-split 1"},
+		{func(s *Spec) { s.Fit.Epochs = 0 }, "--epochs 0"},
+		{func(s *Spec) { s.Fit.Batch = -1 }, "--batch -1"},
+		{func(s *Spec) { s.Fit.Patience = -2 }, "--patience -2"},
+		{func(s *Spec) { s.Scratch.Size = 2048 }, "--size 2048"},
+		{func(s *Spec) { s.Transfer.Views = 0 }, "--views 0"},
+		{func(s *Spec) { s.Transfer.Head.Dropout = 1 }, "--dropout 1"},
+		{func(s *Spec) { s.Transfer.Head.LearningRate = 1e10 }, "--lr 1e+10"},
+		{func(s *Spec) { s.Transfer.Head.L2 = -1 }, "--l2 -1"},
+		{func(s *Spec) { s.Transfer.Backbone = "" }, "--backbone is empty"},
+	} {
+		s := base
+		c.edit(&s)
+		require.ErrorContains(t, s.Validate(), c.want)
+	}
+	// An option of a method not run is not checked.
+	s := base
+	s.Methods, s.Transfer.Views = []Method{Scratch}, 0
+	require.NoError(t, s.Validate())
+}
+
+// Ctrl-C during transfer's feature extraction, after scratch finished, keeps scratch, marks the
+// comparison incomplete, and the same call resumes it without training scratch again.
+func TestCompareKeepsFinishedMethodsAndResumes(t *testing.T) {
+	spec, env := tinySpec(t, Scratch, Transfer)
+	out := Output{Dir: filepath.Join(t.TempDir(), "cmp"), Version: "test"}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	env.UI.Bar = func(total int, desc string) Bar {
+		if strings.HasPrefix(desc, "features") {
+			cancel()
+		}
+		return silentBar{}
+	}
+	cmp, err := Compare(ctx, spec, env, out)
+	require.ErrorIs(t, err, ErrInterrupted)
+	require.NotNil(t, cmp)
+	require.False(t, cmp.Complete)
+	require.Len(t, cmp.Methods, 1)
+	require.Equal(t, Scratch, cmp.Methods[0].Method)
+	require.FileExists(t, filepath.Join(out.Dir, "scratch", "bundle.json"))
+	require.NoDirExists(t, filepath.Join(out.Dir, "transfer"))
+	md, err := os.ReadFile(filepath.Join(out.Dir, "report.md"))
+	require.NoError(t, err)
+	require.Contains(t, string(md), "interrupted: transfer did not finish")
+
+	var mu sync.Mutex
+	var epochs []string
+	env.UI = UI{Epoch: func(label string, e finetune.Epoch, _ int) {
+		mu.Lock()
+		epochs = append(epochs, label)
+		mu.Unlock()
+	}}
+	cmp, err = Compare(context.Background(), spec, env, out)
+	require.NoError(t, err)
+	require.True(t, cmp.Complete)
+	require.Len(t, cmp.Methods, 2)
+	require.NotContains(t, epochs, "scratch", "scratch is kept, not trained again")
+	require.Contains(t, epochs, "transfer")
+	b, err := os.ReadFile(filepath.Join(out.Dir, CompareFile))
+	require.NoError(t, err)
+	var disk Comparison
+	require.NoError(t, json.Unmarshal(b, &disk))
+	require.True(t, disk.Complete)
+
+	// A finished comparison is not resumed: it needs --force.
+	_, err = Compare(context.Background(), spec, env, out)
+	require.ErrorContains(t, err, "already exists")
+}
+
+// Early stopping acts in grid cells as in single runs.
+func TestGridCellsUseTheSameRecipe(t *testing.T) {
+	spec, env := tinySpec(t, Scratch)
+	spec.Fit.Epochs, spec.Fit.Patience, spec.Fit.KeepBest = 30, 1, true
+	o, err := Train(context.Background(), spec, Scratch, env, Output{Dir: filepath.Join(t.TempDir(), "one")})
+	require.NoError(t, err)
+	defer o.Close()
+	require.Less(t, len(o.Trained.History.Epochs), 30)
+	res, err := CrossValidate(context.Background(), spec, env, 0, 1, GridOutput{Output: Output{Dir: filepath.Join(t.TempDir(), "grid")}, Jobs: 1})
+	require.NoError(t, err)
+	require.Len(t, res.Cells, 1)
+	require.Less(t, res.Cells[0].Epochs, 30, "the cell stopped early too")
+}
+
+// A run whose data or backbone is bad leaves no grid folder behind, so the corrected rerun is
+// not refused.
+func TestGridFolderOnlyAfterChecks(t *testing.T) {
+	spec, env := tinySpec(t, Scratch, Transfer)
+	spec.Transfer.Backbone = filepath.Join(t.TempDir(), "missing")
+	out := GridOutput{Output: Output{Dir: filepath.Join(t.TempDir(), "grid")}, Jobs: 1}
+	_, err := Curve(context.Background(), spec, env, []int{2, 0}, 1, out)
+	require.ErrorContains(t, err, "--backbone")
+	require.NoDirExists(t, out.Dir)
+}
+
+func TestMemoryEstimateRefusesHugeScratch(t *testing.T) {
+	spec, _ := tinySpec(t, Scratch)
+	spec.Scratch.Size, spec.Fit.Batch = 1024, 32
+	p := &Pool{spec: spec}
+	need, _ := estimateBytes(spec, 24, p)
+	require.Greater(t, need, 15e9, "the measured run reached 19.8 GB")
+	if mem := float64(totalMemory()); mem > 0 && need > memoryShare*mem {
+		err := checkMemory(spec, 24, p)
+		require.ErrorContains(t, err, "lower --size")
+	}
+	spec.Scratch.Size = 64
+	need, _ = estimateBytes(spec, 24, p)
+	require.Less(t, need, 1e9)
+}
+
+func TestInterruptedWraps(t *testing.T) {
+	err := interrupted(context.Canceled)
+	require.ErrorIs(t, err, ErrInterrupted)
+	require.ErrorIs(t, err, context.Canceled)
+	require.True(t, errors.Is(interrupted(err), ErrInterrupted))
+}

@@ -1,0 +1,101 @@
+package experiment
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"time"
+
+	"github.com/lessdata/lessdata/bundle"
+	"github.com/lessdata/lessdata/finetune"
+	"github.com/lessdata/lessdata/internal/files"
+	"github.com/lessdata/lessdata/report"
+	"github.com/lessdata/lessdata/study"
+)
+
+// ErrInterrupted is wrapped by the error of a job that was cancelled: what was done is kept (a
+// model's best weights so far, a compare's finished methods, a grid's finished cells) and the
+// same command resumes or repeats it.
+var ErrInterrupted = errors.New("interrupted")
+
+// interrupted wraps err as an interruption.
+func interrupted(err error) error {
+	if errors.Is(err, ErrInterrupted) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", ErrInterrupted, err)
+}
+
+// gridInterrupted turns the grid runner's interruption into ErrInterrupted.
+func gridInterrupted(err error) error {
+	if errors.Is(err, study.ErrInterrupted) {
+		return interrupted(err)
+	}
+	return err
+}
+
+// Outcome is a trained and scored method, ready to be saved.
+type Outcome struct {
+	Method   Method
+	Classes  []string
+	Trained  *finetune.Trained
+	Manifest *bundle.Manifest
+	// Info records how the model was trained, for bundle.json.
+	Info    map[string]any
+	Seconds float64
+	// Metrics score the final model on the validation images, whose class probabilities are
+	// Probs.
+	Metrics report.Metrics
+	Probs   [][]float32
+}
+
+// Close frees the trained network.
+func (o *Outcome) Close() {
+	if o.Trained != nil && o.Trained.Net != nil {
+		o.Trained.Net.Close()
+	}
+}
+
+// Save writes the model bundle, history, metrics and curves into dir; common is what every
+// bundle of the job records (data, seed, loop).
+func (o *Outcome) Save(dir string, common map[string]any, version string) error {
+	info := map[string]any{}
+	for k, v := range common {
+		info[k] = v
+	}
+	for k, v := range o.Info {
+		info[k] = v
+	}
+	info["stopped"], info["seconds"] = o.Trained.History.Stopped, o.Seconds
+	raw, err := json.Marshal(info)
+	if err != nil {
+		return err
+	}
+	m := o.Manifest
+	m.Training, m.Lessdata, m.Created = raw, version, time.Now().UTC().Format(time.RFC3339)
+	if err := o.Trained.Net.Freeze(filepath.Join(dir, bundle.ModelDir)); err != nil {
+		return err
+	}
+	if err := bundle.Write(dir, m); err != nil {
+		return err
+	}
+	if err := o.Trained.History.Save(dir); err != nil {
+		return err
+	}
+	if err := files.WriteJSON(filepath.Join(dir, "metrics.json"), o.Metrics); err != nil {
+		return err
+	}
+	c := report.Curves{Runs: []report.NamedHistory{{Name: string(o.Method), History: o.Trained.History}}}
+	if err := c.WriteLoss(filepath.Join(dir, "loss.png")); err != nil {
+		return err
+	}
+	return c.WriteAccuracy(filepath.Join(dir, "accuracy.png"))
+}
+
+// commonInfo is what every model bundle of a job records of the data and the training loop.
+func commonInfo(spec Spec, data *Data, failed int) map[string]any {
+	return map[string]any{"data": spec.Data.Dir, "seed": spec.Data.Seed, "epochs": spec.Fit.Epochs, "batch": spec.Fit.Batch,
+		"samples_per_epoch": spec.Fit.SamplesPerEpoch, "patience": spec.Fit.Patience, "keep_best": spec.Fit.KeepBest,
+		"skipped": len(data.Skipped) + failed, "excluded": data.Excluded}
+}

@@ -1,0 +1,387 @@
+package experiment
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"time"
+
+	"github.com/lessdata/lessdata/augment"
+	"github.com/lessdata/lessdata/backbone"
+	"github.com/lessdata/lessdata/bundle"
+	"github.com/lessdata/lessdata/dataset"
+	"github.com/lessdata/lessdata/dataset/tfdecode"
+	"github.com/lessdata/lessdata/finetune"
+	"github.com/lessdata/lessdata/internal/files"
+	"github.com/lessdata/lessdata/predict"
+	"github.com/lessdata/lessdata/report"
+	"github.com/lessdata/lessdata/tf"
+)
+
+// evalBatch is the batch size of scoring.
+const evalBatch = 64
+
+// Env is what a job gets from its caller besides the spec: where backbones come from and how to
+// talk to people.
+type Env struct {
+	Fetch backbone.FetchOptions
+	UI    UI
+}
+
+// Pool is a dataset decoded once for each method of a spec (train images first, then
+// validation ones), with the backbone and its feature cache when a method needs them. Any split
+// of its images can be trained on with Run.
+type Pool struct {
+	Classes []string
+	// Labels are the classes of every image, the NTrain training images first.
+	Labels []int
+	NTrain int
+	// Failed lists the files that could not be decoded; they are left out for every method.
+	Failed []dataset.Skip
+
+	spec     Spec
+	positive int
+	sets     map[Method]finetune.Keyed
+	b        *Backbone
+	session  tf.SessionOptions
+	workers  int
+	ui       UI
+}
+
+// NewPool checks the spec against the data, resolves and opens the backbone when a method needs
+// it (before any decoding, so that a bad --backbone fails at once), and decodes every image at
+// each method's input size. jobs is the number of trainings that will run at once: 0 for a single
+// run, which uses TensorFlow's default threading; a grid of jobs cells gives each an even share
+// of the cores. The caller closes the pool.
+func NewPool(ctx context.Context, data *Data, spec Spec, env Env, jobs int) (*Pool, error) {
+	pos, err := positiveIndex(data.Classes, spec.Positive)
+	if err != nil {
+		return nil, err
+	}
+	p := &Pool{Classes: data.Classes, spec: spec, positive: pos, sets: map[Method]finetune.Keyed{}, ui: env.UI}
+	if jobs > 0 {
+		p.session = tf.SessionOptions{IntraOpThreads: max(1, runtime.NumCPU()/jobs), InterOpThreads: 1}
+		p.workers = 1
+	}
+	if needsBackbone(spec.Methods) {
+		if p.b, err = OpenBackbone(ctx, spec.Transfer.Backbone, env.Fetch); err != nil {
+			return nil, err
+		}
+	}
+	if err := p.decode(ctx, data.Dataset); err != nil {
+		p.Close()
+		return nil, err
+	}
+	return p, nil
+}
+
+// Close frees the backbone.
+func (p *Pool) Close() {
+	if p.b != nil {
+		p.b.Close()
+		p.b = nil
+	}
+}
+
+// inputSize returns the image size a method takes.
+func (p *Pool) inputSize(m Method) (int, int) {
+	if m.NeedsBackbone() {
+		return p.b.InputSize()
+	}
+	return p.spec.Scratch.Size, p.spec.Scratch.Size
+}
+
+// decode decodes the dataset at every method's input size; a file that fails for one method is
+// left out for all, so that indices agree across methods.
+func (p *Pool) decode(ctx context.Context, ds *dataset.Dataset) error {
+	items := append(append([]dataset.Item{}, ds.Train...), ds.Val...)
+	if err := checkMemory(p.spec, len(items), p); err != nil {
+		return err
+	}
+	type decoded struct {
+		imgs   []*dataset.Image
+		hashes []string
+	}
+	all := map[Method]decoded{}
+	failed := make([]error, len(items))
+	for _, m := range p.spec.Methods {
+		w, h := p.inputSize(m)
+		bar := p.ui.bar(len(items), fmt.Sprintf("decoding %dx%d", w, h))
+		done := 0
+		imgs, errs := dataset.NewCache(w, h, 0, tfdecode.Decode).Images(ctx, items, func(int) { done++; bar.Set(done) })
+		bar.Finish()
+		if err := ctx.Err(); err != nil {
+			return interrupted(err)
+		}
+		d := decoded{imgs: imgs}
+		if m.NeedsBackbone() {
+			d.hashes = make([]string, len(items))
+			for i := range items {
+				if errs[i] == nil {
+					d.hashes[i], errs[i] = files.SHA256(items[i].Path)
+				}
+			}
+		}
+		for i, err := range errs {
+			if err != nil && failed[i] == nil {
+				failed[i] = err
+			}
+		}
+		all[m] = d
+	}
+	var keep []int
+	for i, err := range failed {
+		if err != nil {
+			p.Failed = append(p.Failed, dataset.Skip{Path: items[i].Path, Reason: err.Error()})
+			p.ui.logf("skipped %s: %v", items[i].Path, err)
+			continue
+		}
+		keep = append(keep, i)
+		p.Labels = append(p.Labels, items[i].Class)
+		if i < len(ds.Train) {
+			p.NTrain++
+		}
+	}
+	nVal := len(keep) - p.NTrain
+	if p.NTrain == 0 || nVal == 0 {
+		return fmt.Errorf("no training or no validation image of %s could be decoded (%d and %d did)", p.spec.Data.Dir, p.NTrain, nVal)
+	}
+	for m, d := range all {
+		var k finetune.Keyed
+		for _, i := range keep {
+			k.Images = append(k.Images, d.imgs[i])
+			k.Labels = append(k.Labels, items[i].Class)
+			if d.hashes != nil {
+				k.Hashes = append(k.Hashes, d.hashes[i])
+			}
+		}
+		p.sets[m] = k
+	}
+	return nil
+}
+
+// TrainIndex and ValIndex are the pool's own split: the images of the data's training and
+// validation parts.
+func (p *Pool) TrainIndex() []int { return span(0, p.NTrain) }
+
+// ValIndex returns the indices of the validation images.
+func (p *Pool) ValIndex() []int { return span(p.NTrain, len(p.Labels)) }
+
+func span(a, b int) []int {
+	s := make([]int, 0, b-a)
+	for i := a; i < b; i++ {
+		s = append(s, i)
+	}
+	return s
+}
+
+func subset(k finetune.Keyed, idx []int) finetune.Keyed {
+	var s finetune.Keyed
+	for _, i := range idx {
+		s.Images = append(s.Images, k.Images[i])
+		s.Labels = append(s.Labels, k.Labels[i])
+		if i < len(k.Hashes) {
+			s.Hashes = append(s.Hashes, k.Hashes[i])
+		}
+	}
+	return s
+}
+
+// RunHooks observe one Run.
+type RunHooks struct {
+	// Label names the run in progress reports; "" reports no epochs (grid cells).
+	Label string
+	// OnEpoch runs after every epoch (to save the history so far); an error stops the fit.
+	OnEpoch func(*finetune.History) error
+}
+
+// transferOptions are the transfer method's options for one fit.
+func (p *Pool) transferOptions(seed uint64) finetune.TransferOptions {
+	t := p.spec.Transfer
+	return finetune.TransferOptions{Backbone: p.b.Backbone, Head: t.Head, Augment: augment.Article(), NoAugment: t.NoAugment, Views: t.Views,
+		Cache: p.b.Cache, Fit: p.spec.Fit.fitOptions(seed, p.workers), Session: p.session}
+}
+
+// Warm extracts the features every transfer fit over the pool's images may ask for, for each
+// seed, so that grid cells running in parallel extract each vector once.
+func (p *Pool) Warm(ctx context.Context, seeds []uint64) error {
+	if p.b == nil {
+		return nil
+	}
+	for i, seed := range seeds {
+		var bar Bar
+		opt := p.transferOptions(seed)
+		opt.OnFeatures = func(done, total int) {
+			if bar == nil {
+				bar = p.ui.bar(total, fmt.Sprintf("features %d/%d (%s)", i+1, len(seeds), p.b.Spec.Name))
+			}
+			bar.Set(done)
+		}
+		err := finetune.WarmFeatures(ctx, p.sets[Transfer], opt)
+		if bar != nil {
+			bar.Finish()
+		}
+		if err != nil {
+			return p.checkErr(err)
+		}
+	}
+	p.reportCache()
+	return nil
+}
+
+// reportCache warns once about a damaged or unwritable feature cache.
+func (p *Pool) reportCache() {
+	if p.b == nil {
+		return
+	}
+	if n := p.b.Cache.Repaired(); n > 0 {
+		p.ui.warnf("%d cached feature files in %s were damaged and were computed again", n, p.b.Cache.Dir())
+	}
+	if err := p.b.Cache.Unwritable(); err != nil {
+		p.ui.warnf("%v; features are kept in memory only", err)
+	}
+}
+
+// Run trains method m on the pool's images trainIdx, validates and scores it on valIdx, and
+// returns the outcome; the caller closes it. An interrupted fit still returns its outcome (the
+// best weights so far) when at least one epoch finished.
+func (p *Pool) Run(ctx context.Context, m Method, trainIdx, valIdx []int, seed uint64, hooks RunHooks) (*Outcome, error) {
+	start := time.Now()
+	fit := p.spec.Fit.fitOptions(seed, p.workers)
+	if hooks.Label != "" {
+		if p.ui.Step != nil {
+			fit.OnStep = func(pr finetune.Progress) { p.ui.Step(hooks.Label, pr) }
+		}
+		fit.OnEpoch = func(h *finetune.History) error {
+			if p.ui.Epoch != nil {
+				e, _ := h.Last()
+				p.ui.Epoch(hooks.Label, e, fit.Epochs)
+			}
+			if hooks.OnEpoch != nil {
+				return hooks.OnEpoch(h)
+			}
+			return nil
+		}
+	} else {
+		fit.OnEpoch = hooks.OnEpoch
+	}
+	set, ok := p.sets[m]
+	if !ok {
+		return nil, fmt.Errorf("method %s was not prepared in this pool", m)
+	}
+	train, val := subset(set, trainIdx), subset(set, valIdx)
+	var t *finetune.Trained
+	var err error
+	o := &Outcome{Method: m, Classes: p.Classes}
+	switch m {
+	case Scratch:
+		s := p.spec.Scratch
+		params := augment.Article()
+		t, err = finetune.Scratch(ctx, p.Classes, train.Labelled, val.Labelled,
+			finetune.ScratchOptions{Augment: params, NoAugment: s.NoAugment, Fit: fit, Session: p.session})
+		if err == nil {
+			o.Manifest = &bundle.Manifest{Kind: bundle.KindScratch, Classes: p.Classes, Input: bundle.Size{Width: s.Size, Height: s.Size},
+				Preprocess: bundle.Preprocess{Rescale: params.Rescale, Featurewise: params.FeaturewiseCenter || params.FeaturewiseStdNormalization,
+					Mean: t.Stats.Mean, Std: t.Stats.Std}}
+			o.Info = map[string]any{"recipe": string(Scratch), "size": s.Size, "augment": !s.NoAugment, "augment_params": params}
+		}
+	case Transfer:
+		opt := p.transferOptions(seed)
+		opt.Fit = fit
+		var bar Bar
+		if hooks.Label != "" {
+			opt.OnFeatures = func(done, total int) {
+				if bar == nil {
+					bar = p.ui.bar(total, "features ("+p.b.Spec.Name+")")
+				}
+				bar.Set(done)
+			}
+		}
+		t, err = finetune.Transfer(ctx, p.Classes, train, val, opt)
+		if bar != nil {
+			bar.Finish()
+		}
+		if hooks.Label != "" {
+			p.reportCache()
+		}
+		if err == nil {
+			w, h := p.b.InputSize()
+			bb := &bundle.Backbone{Name: backboneName(p.spec.Transfer.Backbone, p.b), SHA256: predict.BackboneID(p.b.Backbone), Features: p.b.Spec.Features.Size}
+			o.Manifest = &bundle.Manifest{Kind: bundle.KindTransfer, Classes: p.Classes, Input: bundle.Size{Width: w, Height: h}, Backbone: bb}
+			o.Info = map[string]any{"recipe": string(Transfer), "backbone": bb, "backbone_dir": p.b.Dir, "views": opt.Views,
+				"augment": !opt.NoAugment, "head": opt.Head}
+		}
+	default:
+		return nil, fmt.Errorf("unknown method %q", m)
+	}
+	if err != nil {
+		return nil, p.checkErr(err)
+	}
+	o.Trained = t
+	o.Info["train_images"], o.Info["validation_images"] = len(trainIdx), len(valIdx)
+	if len(t.History.Epochs) == 0 {
+		o.Close()
+		return nil, interrupted(fmt.Errorf("%s stopped before its first epoch ended: nothing to keep", m))
+	}
+	if err := o.score(p.positive); err != nil {
+		o.Close()
+		return nil, err
+	}
+	o.Seconds = time.Since(start).Seconds()
+	return o, nil
+}
+
+// checkErr turns errors of the layers below into what the user can act on.
+func (p *Pool) checkErr(err error) error {
+	var div *finetune.DivergedError
+	switch {
+	case errors.As(err, &div):
+		return fmt.Errorf("%w: lower --lr", err)
+	case errors.Is(err, context.Canceled):
+		return interrupted(err)
+	}
+	return err
+}
+
+// backboneName is the name a bundle records: the zoo name, or the spec's for a folder.
+func backboneName(arg string, b *Backbone) string {
+	if arg == b.Dir && b.Spec.Name != "" {
+		return b.Spec.Name
+	}
+	return filepath.Clean(arg)
+}
+
+// positiveIndex resolves --positive: the named class, or the second one for two classes.
+func positiveIndex(classes []string, positive string) (int, error) {
+	if positive == "" {
+		if len(classes) == 2 {
+			return 1, nil
+		}
+		return -1, nil
+	}
+	if len(classes) != 2 {
+		return -1, fmt.Errorf("--positive applies to two classes; these are %v", classes)
+	}
+	i := slices.Index(classes, positive)
+	if i < 0 {
+		return -1, fmt.Errorf("--positive %q is not a class (classes: %v)", positive, classes)
+	}
+	return i, nil
+}
+
+// score evaluates the outcome's final model on its validation set.
+func (o *Outcome) score(positive int) error {
+	_, probs, err := finetune.Probabilities(o.Trained.Net, o.Trained.Val, evalBatch)
+	if err != nil {
+		return err
+	}
+	o.Probs = probs
+	o.Metrics, err = report.Evaluate(o.Classes, o.Trained.Val.Labels, probs, positive, 0.5)
+	if positive >= 0 {
+		o.Manifest.Positive = o.Classes[positive]
+	}
+	return err
+}

@@ -1,0 +1,150 @@
+package experiment
+
+import (
+	"fmt"
+	"math"
+	"slices"
+
+	"github.com/lessdata/lessdata/finetune"
+	"github.com/lessdata/lessdata/head"
+)
+
+// DataSpec picks and splits the data.
+type DataSpec struct {
+	// Dir is DIR/train/<class>/* and DIR/validation/<class>/*, or DIR/<class>/* split by ValSplit.
+	Dir      string  `json:"dir"`
+	ValSplit float64 `json:"val_split"`
+	// Seed seeds the split, the initial weights, the batch order and the augmentation.
+	Seed uint64 `json:"seed"`
+	// Exclude is an exclusion list (exclude.json of `lessdata audit --fix`), or "".
+	Exclude string `json:"exclude,omitempty"`
+	// NoAudit skips the quick audit that warns before training.
+	NoAudit bool `json:"no_audit"`
+}
+
+// FitSpec is the training loop every method shares.
+type FitSpec struct {
+	Epochs int `json:"epochs"`
+	Batch  int `json:"batch"`
+	// SamplesPerEpoch is the number of training samples per epoch (the article: 128); 0 means
+	// one pass over the training set.
+	SamplesPerEpoch int `json:"samples_per_epoch"`
+	// Patience stops a fit when the validation loss has not improved for this many epochs
+	// (0: never).
+	Patience int `json:"patience"`
+	// KeepBest keeps the weights of the epoch with the lowest validation loss.
+	KeepBest bool `json:"keep_best"`
+}
+
+// ScratchSpec is the scratch method's own options.
+type ScratchSpec struct {
+	// Size is the side images are resized to.
+	Size      int  `json:"size"`
+	NoAugment bool `json:"no_augment"`
+}
+
+// TransferSpec is the transfer method's own options.
+type TransferSpec struct {
+	// Backbone is a name from the zoo or a backbone folder.
+	Backbone string `json:"backbone"`
+	// Views is the number of augmented views per training image whose features are extracted.
+	Views     int  `json:"views"`
+	NoAugment bool `json:"no_augment"`
+	// Head shapes the head trained with Adam.
+	Head head.Options `json:"head"`
+}
+
+// Spec is everything a job needs to know.
+type Spec struct {
+	Data     DataSpec     `json:"data"`
+	Fit      FitSpec      `json:"fit"`
+	Methods  []Method     `json:"methods"`
+	Scratch  ScratchSpec  `json:"scratch"`
+	Transfer TransferSpec `json:"transfer"`
+	// Positive names the positive class of a two-class problem ("": the second class).
+	Positive string `json:"positive,omitempty"`
+	// Flags names options in errors as the command's flags (nil: the canonical names).
+	Flags FlagNamer `json:"-"`
+}
+
+// DefaultSpec returns the defaults of every option, for the methods given.
+func DefaultSpec(methods ...Method) Spec {
+	h := head.Default()
+	h.LearningRate = 0.001
+	return Spec{
+		Data:     DataSpec{ValSplit: 0.3, Seed: 1},
+		Fit:      FitSpec{Epochs: 50, Batch: 32},
+		Methods:  methods,
+		Scratch:  ScratchSpec{Size: 64},
+		Transfer: TransferSpec{Backbone: "mobilenet_v2", Views: finetune.DefaultViews, Head: h},
+	}
+}
+
+// FlagNamer turns an option's canonical flag name (such as "views") into the name the command
+// shows (such as "transfer-views"), so that errors name the flag the user typed.
+type FlagNamer func(name string) string
+
+// Validate checks every option the spec's methods use, before any work starts. Errors name the
+// flag as s.Flags gives it.
+func (s Spec) Validate() error {
+	flag := s.Flags
+	if flag == nil {
+		flag = func(n string) string { return n }
+	}
+	bad := func(name, format string, args ...any) error {
+		return fmt.Errorf("--%s %s", flag(name), fmt.Sprintf(format, args...))
+	}
+	switch {
+	case s.Data.Dir == "":
+		return bad("data", "is required: the image folder to train on")
+	case !(s.Data.ValSplit > 0 && s.Data.ValSplit < 1):
+		return bad("val-split", "%v must be between 0 and 1 (the fraction of each class held out)", s.Data.ValSplit)
+	case s.Fit.Epochs < 1:
+		return bad("epochs", "%d must be at least 1", s.Fit.Epochs)
+	case s.Fit.Batch < 1:
+		return bad("batch", "%d must be at least 1", s.Fit.Batch)
+	case s.Fit.SamplesPerEpoch < 0:
+		return bad("samples-per-epoch", "%d must not be negative (0: one pass over the training set)", s.Fit.SamplesPerEpoch)
+	case s.Fit.Patience < 0:
+		return bad("patience", "%d must not be negative (0: never stop early)", s.Fit.Patience)
+	case len(s.Methods) == 0:
+		return bad("methods", "names no method")
+	}
+	if slices.Contains(s.Methods, Scratch) {
+		if s.Scratch.Size < 16 || s.Scratch.Size > 1024 {
+			return bad("size", "%d must be between 16 and 1024 (the article uses 64)", s.Scratch.Size)
+		}
+	}
+	if slices.Contains(s.Methods, Transfer) {
+		t := s.Transfer
+		h := t.Head
+		switch {
+		case t.Backbone == "":
+			return bad("backbone", "is empty: give a name from `lessdata backbones list` or a backbone folder")
+		case t.Views < 1 || t.Views > 100:
+			return bad("views", "%d must be between 1 and 100", t.Views)
+		case h.Hidden < 0:
+			return bad("hidden", "%d must not be negative (0: a linear head)", h.Hidden)
+		case !(h.Dropout >= 0 && h.Dropout < 1):
+			return bad("dropout", "%v must be at least 0 and below 1", h.Dropout)
+		case !(h.L2 >= 0) || math.IsInf(float64(h.L2), 0):
+			return bad("l2", "%v must be a finite number, at least 0", h.L2)
+		case !(h.LearningRate > 0 && h.LearningRate <= 1):
+			return bad("lr", "%v must be above 0 and at most 1 (Adam's usual is 0.001)", h.LearningRate)
+		}
+	}
+	return nil
+}
+
+// fitOptions is the training loop of one fit: the one place FitSpec becomes finetune options, so
+// early stopping and keep-best act alike in single runs and in every grid cell.
+func (f FitSpec) fitOptions(seed uint64, workers int) finetune.FitOptions {
+	o := finetune.FitOptions{Epochs: f.Epochs, BatchSize: f.Batch, Seed: seed, KeepBest: f.KeepBest, Workers: workers}
+	if f.SamplesPerEpoch > 0 {
+		o.StepsPerEpoch = (f.SamplesPerEpoch + f.Batch - 1) / f.Batch
+	}
+	if f.Patience > 0 {
+		o.EarlyStopping = &finetune.EarlyStopping{Patience: f.Patience}
+	}
+	return o
+}
