@@ -118,6 +118,24 @@ func Article() Params {
 	}
 }
 
+// Light returns the mild augmentation that frozen-backbone transfer usually wants: horizontal
+// flips, small shifts and zoom (up to 10%), mild brightness (0.85-1.15), reflect fill; no
+// rotation, shear or vertical flip, which change what a photo shows. Like Article it rescales
+// and normalises featurewise (a backbone ignores both and normalises as its spec says).
+func Light() Params {
+	return Params{
+		WidthShiftRange:             0.05,
+		HeightShiftRange:            0.05,
+		ZoomRange:                   [2]float64{0.9, 1.1},
+		HorizontalFlip:              true,
+		BrightnessRange:             [2]float64{0.85, 1.15},
+		FillMode:                    Reflect,
+		Rescale:                     1.0 / 255,
+		FeaturewiseCenter:           true,
+		FeaturewiseStdNormalization: true,
+	}
+}
+
 // zoomOn reports whether zoom is enabled.
 func (p *Params) zoomOn() bool {
 	return !(p.ZoomRange == [2]float64{} || p.ZoomRange == [2]float64{1, 1})

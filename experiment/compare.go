@@ -21,12 +21,23 @@ import (
 // CompareFile is the comparison's record in its run folder.
 const CompareFile = "compare.json"
 
+// highlightsPerClass is how many of its most confident correct predictions a report shows per
+// class.
+const highlightsPerClass = 3
+
 // Comparison is compare.json: every method trained on the same split, and how each did.
 type Comparison struct {
 	Spec     Spec              `json:"spec"`
 	Classes  []string          `json:"classes"`
 	Skipped  int               `json:"skipped_files"`
 	Excluded []audit.Exclusion `json:"excluded"`
+	// Validation lists the validation images every method was scored on, Labels their classes.
+	Validation []string `json:"validation_images"`
+	Labels     []int    `json:"validation_labels"`
+	// Positive is the positive class's index for two classes (-1: none).
+	Positive int `json:"positive_index"`
+	// Leaks are the quick audit's groups of copies that span training and validation.
+	Leaks []audit.Group `json:"leaks"`
 	// Methods holds the methods that have a model, in Spec.Methods order.
 	Methods []*MethodResult `json:"methods"`
 	// Complete is false when the run was interrupted before every method finished; the same
@@ -37,6 +48,7 @@ type Comparison struct {
 
 	histories map[Method]*finetune.History
 	skipped   []dataset.Skip
+	audit     *audit.Report
 }
 
 // MethodResult is one method's part of a comparison.
@@ -50,6 +62,10 @@ type MethodResult struct {
 	Stopped string `json:"stopped"`
 	// Model is the method's model bundle, relative to the run folder.
 	Model string `json:"model"`
+	// Probs are the class probabilities of every validation image, in Comparison.Validation
+	// order; Highlights its errors, worst first, and its most confident correct predictions.
+	Probs      [][]float32       `json:"probabilities"`
+	Highlights report.Highlights `json:"highlights"`
 }
 
 // finished reports whether the method's fit ran to its end (a resumed compare keeps it).
@@ -95,9 +111,19 @@ func Compare(ctx context.Context, spec Spec, env Env, out Output) (*Comparison, 
 		return nil, fmt.Errorf("--out: %w", err)
 	}
 	defer rd.Abandon()
-	cmp := &Comparison{Spec: spec, Classes: data.Classes, Skipped: len(data.Skipped) + len(pool.Failed), Excluded: data.Excluded,
-		Lessdata: out.Version, histories: map[Method]*finetune.History{}, skipped: append(append([]dataset.Skip{}, data.Skipped...), pool.Failed...)}
-	common := commonInfo(spec, data, len(pool.Failed))
+	cmp := &Comparison{Spec: spec, Classes: data.Classes, Skipped: len(data.Skipped), Excluded: data.Excluded,
+		Positive: pool.positive, Lessdata: out.Version, histories: map[Method]*finetune.History{}, skipped: data.Skipped, audit: data.Audit}
+	for _, i := range pool.ValIndex() {
+		cmp.Validation, cmp.Labels = append(cmp.Validation, pool.Paths[i]), append(cmp.Labels, pool.Labels[i])
+	}
+	if data.Audit != nil {
+		for _, g := range data.Audit.Groups {
+			if g.Leak {
+				cmp.Leaks = append(cmp.Leaks, g)
+			}
+		}
+	}
+	common := commonInfo(spec, data)
 	var runErr error
 	for _, m := range spec.Methods {
 		dir := rd.Path(string(m))
@@ -133,8 +159,12 @@ func Compare(ctx context.Context, spec Spec, env Env, out Output) (*Comparison, 
 			return nil, fmt.Errorf("%s: %w", m, err)
 		}
 		h := o.Trained.History
+		hl, err := report.Highlight(cmp.Classes, o.Paths, cmp.Labels, o.Probs, o.Positive, 0.5, highlightsPerClass)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", m, err)
+		}
 		cmp.Methods = append(cmp.Methods, &MethodResult{Method: m, Metrics: o.Metrics, Seconds: o.Seconds, Epochs: len(h.Epochs),
-			Best: h.BestEpoch, Stopped: h.Stopped, Model: string(m)})
+			Best: h.BestEpoch, Stopped: h.Stopped, Model: string(m), Probs: o.Probs, Highlights: hl})
 		cmp.histories[m] = h
 		if h.Stopped == finetune.StopInterrupted {
 			runErr = interrupted(fmt.Errorf("%s stopped after %d epochs", m, len(h.Epochs)))
@@ -152,7 +182,8 @@ func Compare(ctx context.Context, spec Spec, env Env, out Output) (*Comparison, 
 	if err := files.WriteJSON(rd.Path(CompareFile), cmp); err != nil {
 		return nil, err
 	}
-	if err := writeCompareReport(rd.Work, cmp); err != nil {
+	// The report is written even after an interrupt: it is what keeps the finished work readable.
+	if err := writeCompareReport(context.WithoutCancel(ctx), rd.Work, cmp); err != nil {
 		return nil, err
 	}
 	if err := rd.Commit(); err != nil {

@@ -13,20 +13,29 @@ type Data struct {
 	*dataset.Dataset
 	// Excluded lists the images an exclusion list left out.
 	Excluded []audit.Exclusion
+	// Audit is the quick audit's report (nil when it did not run).
+	Audit *audit.Report
 }
 
 // LoadData scans the data folder and reports what it holds, leaves out the images of the
 // exclusion list, and, when quickAudit is set and the spec does not say NoAudit, logs the quick
 // audit's warnings (duplicates, leaks, junk) before any training.
 func LoadData(ctx context.Context, d DataSpec, quickAudit bool, ui UI) (*Data, error) {
-	ds, err := dataset.Load(d.Dir, dataset.Options{ValSplit: d.ValSplit, Seed: int64(d.Seed)})
+	ds, err := dataset.LoadContext(ctx, d.Dir, dataset.Options{ValSplit: d.ValSplit, Seed: int64(d.Seed)})
 	if err != nil {
-		return nil, err
+		if ctx.Err() != nil {
+			return nil, interrupted(err)
+		}
+		return nil, fmt.Errorf("--data: %w", err)
 	}
 	for _, s := range ds.Skipped {
 		ui.logf("skipped %s: %s", s.Path, s.Reason)
 	}
-	line := fmt.Sprintf("data %s: classes %v, train %v, validation %v", d.Dir, ds.Classes, classCounts(ds.Train, len(ds.Classes)), classCounts(ds.Val, len(ds.Classes)))
+	for _, w := range ds.Warnings {
+		ui.warnf("%s", w)
+	}
+	train, val := ds.Counts()
+	line := fmt.Sprintf("data %s: classes %v, train %v, validation %v", d.Dir, ds.Classes, train, val)
 	if len(ds.Skipped) > 0 {
 		line += fmt.Sprintf(", %d files skipped", len(ds.Skipped))
 	}
@@ -38,17 +47,9 @@ func LoadData(ctx context.Context, d DataSpec, quickAudit bool, ui UI) (*Data, e
 		}
 	}
 	if quickAudit && !d.NoAudit {
-		warnQuickAudit(ctx, data.Dataset, d.Dir, 8, ui)
+		data.Audit = warnQuickAudit(ctx, data.Dataset, d.Dir, 8, ui)
 	}
 	return data, nil
-}
-
-func classCounts(items []dataset.Item, classes int) []int {
-	c := make([]int, classes)
-	for _, it := range items {
-		c[it.Class]++
-	}
-	return c
 }
 
 // exclude leaves out the images of an exclusion list, reporting how many and any entry that
@@ -70,15 +71,16 @@ func (d *Data) exclude(dir, path string, ui UI) error {
 	return nil
 }
 
-// warnQuickAudit runs the fast checks (exact and perceptual duplicates, junk, balance) and logs
-// at most max warnings. It never fails the job: an audit error is logged as a warning.
-func warnQuickAudit(ctx context.Context, ds *dataset.Dataset, dir string, max int, ui UI) {
+// warnQuickAudit runs the fast checks (exact and perceptual duplicates, junk, balance), logs at
+// most max warnings and returns the report. It never fails the job: an audit error is logged as
+// a warning, and the report is then nil.
+func warnQuickAudit(ctx context.Context, ds *dataset.Dataset, dir string, max int, ui UI) *audit.Report {
 	r, err := audit.Run(ctx, ds, audit.Options{Data: dir, Quick: true})
 	if err != nil {
 		if ctx.Err() == nil {
 			ui.warnf("audit failed: %v", err)
 		}
-		return
+		return nil
 	}
 	w := r.Warnings(max)
 	for _, line := range w {
@@ -87,4 +89,5 @@ func warnQuickAudit(ctx context.Context, ds *dataset.Dataset, dir string, max in
 	if len(w) > 0 {
 		ui.warnf("see `lessdata audit --data %s --out RUN --fix` for a contact sheet and an exclusion list", dir)
 	}
+	return r
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/lessdata/lessdata/bundle"
+	"github.com/lessdata/lessdata/dataset"
 	"github.com/lessdata/lessdata/internal/files"
 	"github.com/lessdata/lessdata/study"
 )
@@ -32,10 +33,11 @@ type grid struct {
 	dir  string
 }
 
-// startGrid checks the options, loads the data, opens the backbone when a method needs it and
-// decodes everything, and only then starts or resumes the run folder: a rerun with the same
-// options resumes, other options need Force. command and extra are recorded in config.json.
-func startGrid(ctx context.Context, command string, spec Spec, env Env, out GridOutput, extra map[string]any) (*grid, error) {
+// startGrid checks the options, loads the data and checks it with fits, opens the backbone when
+// a method needs it and decodes everything, and only then starts or resumes the run folder: a
+// rerun with the same options resumes, other options need Force. command and extra are
+// recorded in config.json.
+func startGrid(ctx context.Context, command string, spec Spec, env Env, out GridOutput, extra map[string]any, fits func(*Data) error) (*grid, error) {
 	if err := spec.Validate(); err != nil {
 		return nil, err
 	}
@@ -47,6 +49,9 @@ func startGrid(ctx context.Context, command string, spec Spec, env Env, out Grid
 	}
 	data, err := LoadData(ctx, spec.Data, true, env.UI)
 	if err != nil {
+		return nil, err
+	}
+	if err := fits(data); err != nil {
 		return nil, err
 	}
 	pool, err := NewPool(ctx, data, spec, env, out.Jobs)
@@ -119,6 +124,17 @@ func (g *grid) progress(ui UI, total int) func(done, total int, r *study.Result,
 	}
 }
 
+// labelsOf returns the classes of the items of every list, in order.
+func labelsOf(lists ...[]dataset.Item) []int {
+	var l []int
+	for _, items := range lists {
+		for _, it := range items {
+			l = append(l, it.Class)
+		}
+	}
+	return l
+}
+
 func methodNames(ms []Method) []string {
 	s := make([]string, len(ms))
 	for i, m := range ms {
@@ -150,17 +166,20 @@ func CrossValidate(ctx context.Context, spec Spec, env Env, folds, repeats int, 
 		return nil, fmt.Errorf("--folds %d must be 0 (the given split) or at least 2", folds)
 	}
 	start := time.Now()
-	g, err := startGrid(ctx, "compare", spec, env, out, map[string]any{"folds": folds, "repeats": repeats})
+	g, err := startGrid(ctx, "compare", spec, env, out, map[string]any{"folds": folds, "repeats": repeats}, func(d *Data) error {
+		if folds == 0 {
+			return nil
+		}
+		if err := study.FoldsFit(labelsOf(d.Train, d.Val), d.Classes, folds); err != nil {
+			return fmt.Errorf("--folds %d: %w", folds, err)
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
 	defer g.pool.Close()
 	p := g.pool
-	if folds > 0 {
-		if err := study.FoldsFit(p.Labels, p.Classes, folds); err != nil {
-			return nil, fmt.Errorf("--folds %d: %w", folds, err)
-		}
-	}
 	type split struct{ train, val []int }
 	splits := map[[2]int]split{} // (repeat, fold) -> indices into the pool
 	var cells []study.Cell
@@ -225,16 +244,18 @@ func Curve(ctx context.Context, spec Spec, env Env, sizes []int, repeats int, ou
 		return nil, fmt.Errorf("--repeats %d must be between 1 and 1000", repeats)
 	}
 	start := time.Now()
-	g, err := startGrid(ctx, "curve", spec, env, out, map[string]any{"sizes": sizes, "repeats": repeats})
+	g, err := startGrid(ctx, "curve", spec, env, out, map[string]any{"sizes": sizes, "repeats": repeats}, func(d *Data) error {
+		if err := study.SubsetsFit(labelsOf(d.Train), d.Classes, sizes); err != nil {
+			return fmt.Errorf("--sizes: %w", err)
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
 	defer g.pool.Close()
 	p := g.pool
 	trainLabels := p.Labels[:p.NTrain]
-	if err := study.SubsetsFit(trainLabels, p.Classes, sizes); err != nil {
-		return nil, fmt.Errorf("--sizes: %w", err)
-	}
 	subsets := make([][][]int, repeats) // [repeat][size]
 	var seeds []uint64
 	for r := range subsets {

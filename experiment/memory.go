@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/lessdata/lessdata/dataset"
 )
 
 // memoryShare is the part of the machine's memory a job may plan to use.
@@ -24,7 +26,7 @@ func totalMemory() uint64 {
 func estimateBytes(spec Spec, images int, p *Pool) (total float64, scratchStep float64) {
 	for _, m := range spec.Methods {
 		w, h := p.inputSize(m)
-		total += float64(images) * float64(w*h*3*4)
+		total += float64(dataset.DecodedBytes(images, w, h))
 	}
 	for _, m := range spec.Methods {
 		if m != Scratch {
@@ -34,7 +36,7 @@ func estimateBytes(spec Spec, images int, p *Pool) (total float64, scratchStep f
 		perExample := 4 * (s*s*3*2 + s*s*32*4 + s*s/4*32*4 + s*s/16*32*2)
 		dense := 4 * s * s / 16 * 32 * 128 * 4
 		scratchStep = float64(min(spec.Fit.Batch, images))*perExample + dense
-		total += float64(images)*s*s*3*4 + scratchStep
+		total += float64(dataset.DecodedBytes(images, spec.Scratch.Size, spec.Scratch.Size)) + scratchStep
 	}
 	return total, scratchStep
 }

@@ -44,10 +44,12 @@ type Outcome struct {
 	// Info records how the model was trained, for bundle.json.
 	Info    map[string]any
 	Seconds float64
-	// Metrics score the final model on the validation images, whose class probabilities are
-	// Probs.
-	Metrics report.Metrics
-	Probs   [][]float32
+	// Metrics score the final model on the validation images (files Paths), whose class
+	// probabilities are Probs; Positive is the positive class's index (-1: none).
+	Metrics  report.Metrics
+	Paths    []string
+	Probs    [][]float32
+	Positive int
 }
 
 // Close frees the trained network.
@@ -94,8 +96,8 @@ func (o *Outcome) Save(dir string, common map[string]any, version string) error 
 }
 
 // commonInfo is what every model bundle of a job records of the data and the training loop.
-func commonInfo(spec Spec, data *Data, failed int) map[string]any {
+func commonInfo(spec Spec, data *Data) map[string]any {
 	return map[string]any{"data": spec.Data.Dir, "seed": spec.Data.Seed, "epochs": spec.Fit.Epochs, "batch": spec.Fit.Batch,
 		"samples_per_epoch": spec.Fit.SamplesPerEpoch, "patience": spec.Fit.Patience, "keep_best": spec.Fit.KeepBest,
-		"skipped": len(data.Skipped) + failed, "excluded": data.Excluded}
+		"skipped": len(data.Skipped), "excluded": data.Excluded}
 }

@@ -36,10 +36,12 @@ type Env struct {
 // of its images can be trained on with Run.
 type Pool struct {
 	Classes []string
-	// Labels are the classes of every image, the NTrain training images first.
+	// Labels are the classes of every image, the NTrain training images first; Paths their files.
 	Labels []int
+	Paths  []string
 	NTrain int
-	// Failed lists the files that could not be decoded; they are left out for every method.
+	// Failed lists the files that could not be decoded; they are left out for every method (and
+	// moved to the data's Skipped).
 	Failed []dataset.Skip
 
 	spec     Spec
@@ -74,6 +76,11 @@ func NewPool(ctx context.Context, data *Data, spec Spec, env Env, jobs int) (*Po
 	if err := p.decode(ctx, data.Dataset); err != nil {
 		p.Close()
 		return nil, err
+	}
+	if len(p.Failed) > 0 {
+		data.Drop(p.Failed...)
+		train, val := data.Counts()
+		p.ui.logf("decoded: train %v, validation %v, %d files skipped in all", train, val, len(data.Skipped))
 	}
 	return p, nil
 }
@@ -141,6 +148,7 @@ func (p *Pool) decode(ctx context.Context, ds *dataset.Dataset) error {
 		}
 		keep = append(keep, i)
 		p.Labels = append(p.Labels, items[i].Class)
+		p.Paths = append(p.Paths, items[i].Path)
 		if i < len(ds.Train) {
 			p.NTrain++
 		}
@@ -322,6 +330,9 @@ func (p *Pool) Run(ctx context.Context, m Method, trainIdx, valIdx []int, seed u
 	}
 	o.Trained = t
 	o.Info["train_images"], o.Info["validation_images"] = len(trainIdx), len(valIdx)
+	for _, i := range valIdx {
+		o.Paths = append(o.Paths, p.Paths[i])
+	}
 	if len(t.History.Epochs) == 0 {
 		o.Close()
 		return nil, interrupted(fmt.Errorf("%s stopped before its first epoch ended: nothing to keep", m))
@@ -378,7 +389,7 @@ func (o *Outcome) score(positive int) error {
 	if err != nil {
 		return err
 	}
-	o.Probs = probs
+	o.Probs, o.Positive = probs, positive
 	o.Metrics, err = report.Evaluate(o.Classes, o.Trained.Val.Labels, probs, positive, 0.5)
 	if positive >= 0 {
 		o.Manifest.Positive = o.Classes[positive]

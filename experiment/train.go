@@ -39,7 +39,7 @@ func Train(ctx context.Context, spec Spec, m Method, env Env, out Output) (*Outc
 	if err != nil {
 		return nil, err
 	}
-	if err := o.Save(rd.Work, commonInfo(spec, data, len(pool.Failed)), out.Version); err != nil {
+	if err := o.Save(rd.Work, commonInfo(spec, data), out.Version); err != nil {
 		o.Close()
 		return nil, err
 	}

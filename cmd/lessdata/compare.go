@@ -8,7 +8,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/lessdata/lessdata/experiment")
+	"github.com/lessdata/lessdata/experiment"
+)
 
 // compareOptions are compare's options.
 type compareOptions struct {

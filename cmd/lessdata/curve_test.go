@@ -29,7 +29,7 @@ func TestCurveResumesWithoutRedoingCells(t *testing.T) {
 	for _, f := range []string{"curve.json", "curve.csv", "cells.csv", "curve_accuracy.png", "curve_auc.png", "config.json"} {
 		require.FileExists(t, filepath.Join(out, f))
 	}
-	require.Regexp(t, `transfer\s+all\s+\d\.\d{3} \[`, stdout)
+	require.Regexp(t, `transfer\s+all\s+2/2\s+\d\.\d{3} \[`, stdout)
 
 	cells, err := filepath.Glob(filepath.Join(out, "cells", "*.json"))
 	require.NoError(t, err)

@@ -173,5 +173,8 @@ func TestCompareReportRendersInChromium(t *testing.T) {
 	require.FileExists(t, shot)
 	page, err := os.ReadFile(filepath.Join(out, "report.html"))
 	require.NoError(t, err)
-	require.Equal(t, 5, browsertest.CheckWellFormed(t, page)["img"], "loss, accuracy, two confusion matrices, ROC")
+	// loss, accuracy, ROC, precision-recall, calibration, two confusion matrices, and the
+	// thumbnails of the galleries (errors and confident predictions): every one loaded.
+	require.Greater(t, browsertest.CheckWellFormed(t, page)["img"], 7)
+	require.True(t, strings.Contains(string(page), "<h2>Errors of transfer</h2>"), "the report has an error gallery per method")
 }

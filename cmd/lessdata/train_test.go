@@ -5,6 +5,7 @@ import (
 	"image"
 	"image/color"
 	"image/png"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,9 +17,9 @@ import (
 	"github.com/lessdata/lessdata/finetune"
 )
 
-// writeDataset writes a tiny dataset of PNGs. The classes differ in colour (the first class
-// named in sorted order is reddish, the next bluish, a third greenish), which survives flips,
-// rotations and brightness changes.
+// writeDataset writes a tiny dataset of PNGs. The classes differ in colour (left reddish, right
+// bluish, up and middle greenish), which survives flips, rotations and brightness changes; every
+// image has its own noise, so no two are copies.
 func writeDataset(t *testing.T, perClass map[string]int) string {
 	t.Helper()
 	root := t.TempDir()
@@ -29,9 +30,10 @@ func writeDataset(t *testing.T, perClass map[string]int) string {
 			for i := 0; i < n; i++ {
 				img := image.NewRGBA(image.Rect(0, 0, 32, 32))
 				hue := map[string]int{"left": 0, "right": 2, "up": 1, "middle": 1}[class]
+				r := rand.New(rand.NewPCG(uint64(i), uint64(len(class)*7+len(split)*131+int(class[0]))))
 				for y := 0; y < 32; y++ {
 					for x := 0; x < 32; x++ {
-						v := uint8(60 + (x*7+y*13+i*31)%50)
+						v := uint8(60 + r.IntN(50))
 						px := [3]uint8{v, v, v}
 						px[hue] += 120
 						img.Set(x, y, color.RGBA{px[0], px[1], px[2], 255})
