@@ -1,6 +1,3 @@
-// Package bundle writes and reads lessdata's model bundle: a run folder holding bundle.json (what
-// the model is, its classes and how to feed it) and model/, the trained network frozen as a
-// SavedModel. predict and eval reload it.
 package bundle
 
 import (
@@ -9,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 
 	"github.com/lessdata/lessdata/internal/files"
 )
@@ -35,6 +34,9 @@ type Manifest struct {
 	Classes       []string `json:"classes"`
 	// Positive names the positive class of a two-class model ("" when not chosen).
 	Positive string `json:"positive,omitempty"`
+	// Threshold, for a two-class model, is the probability of Positive (the second class when
+	// Positive is empty) at or above which an image is called Positive; 0 means argmax (0.5).
+	Threshold float64 `json:"threshold,omitempty"`
 	// Input is the image size the model (or its backbone) takes.
 	Input      Size       `json:"input"`
 	Preprocess Preprocess `json:"preprocess"`
@@ -83,6 +85,12 @@ func (m *Manifest) Validate() error {
 	if len(m.Classes) < 2 {
 		return fmt.Errorf("bundle has %d classes, need at least 2", len(m.Classes))
 	}
+	if m.Threshold != 0 && (len(m.Classes) != 2 || !(m.Threshold > 0 && m.Threshold < 1)) {
+		return fmt.Errorf("bundle threshold %v applies to two classes and must be between 0 and 1", m.Threshold)
+	}
+	if m.Positive != "" && !slices.Contains(m.Classes, m.Positive) {
+		return fmt.Errorf("bundle names positive class %q, which is not among its classes (%s)", m.Positive, strings.Join(m.Classes, ", "))
+	}
 	if m.Input.Width <= 0 || m.Input.Height <= 0 {
 		return fmt.Errorf("bundle input size %dx%d is not positive", m.Input.Width, m.Input.Height)
 	}
@@ -94,7 +102,11 @@ func (m *Manifest) Validate() error {
 
 // Read reads and validates the manifest of the run folder dir.
 func Read(dir string) (*Manifest, error) {
-	b, err := os.ReadFile(filepath.Join(dir, File))
+	path := filepath.Join(dir, File)
+	if st, err := os.Stat(path); err == nil && !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("bundle %s: %s is not a regular file; restore it from the run", dir, path)
+	}
+	b, err := os.ReadFile(path)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return nil, fmt.Errorf("%s is not a lessdata model: it has no %s (train one with `lessdata train`)", dir, File)
@@ -108,8 +120,11 @@ func Read(dir string) (*Manifest, error) {
 	if err := m.Validate(); err != nil {
 		return nil, fmt.Errorf("bundle %s: %w", dir, err)
 	}
-	if _, err := os.Stat(filepath.Join(dir, ModelDir, "saved_model.pb")); err != nil {
+	pb := filepath.Join(dir, ModelDir, "saved_model.pb")
+	if st, err := os.Stat(pb); err != nil {
 		return nil, fmt.Errorf("bundle %s: its model is missing: %w", dir, err)
+	} else if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("bundle %s: %s is not a regular file; restore it from the run", dir, pb)
 	}
 	return &m, nil
 }
@@ -124,60 +139,4 @@ func Write(dir string, m *Manifest) error {
 		return fmt.Errorf("write bundle: %w", err)
 	}
 	return nil
-}
-
-// RunDir is a run folder being written: work goes into a hidden sibling folder, and Commit
-// moves it into place, so the run folder appears whole, and an existing one is replaced only
-// when asked.
-type RunDir struct {
-	Final, Work string
-	force       bool
-	committed   bool
-}
-
-// Begin starts writing the run folder dir. It fails when dir exists unless force is set.
-func Begin(dir string, force bool) (*RunDir, error) {
-	if _, err := os.Stat(dir); err == nil && !force {
-		return nil, fmt.Errorf("%s already exists: choose another --out or pass --force to replace it", dir)
-	}
-	parent := filepath.Dir(filepath.Clean(dir))
-	if err := os.MkdirAll(parent, 0o755); err != nil {
-		return nil, fmt.Errorf("create run folder: %w", err)
-	}
-	work, err := os.MkdirTemp(parent, "."+filepath.Base(filepath.Clean(dir))+".partial-")
-	if err != nil {
-		return nil, fmt.Errorf("create run folder: %w", err)
-	}
-	if err := os.Chmod(work, 0o755); err != nil {
-		return nil, fmt.Errorf("create run folder: %w", err)
-	}
-	return &RunDir{Final: dir, Work: work, force: force}, nil
-}
-
-// Path returns a path inside the folder being written.
-func (r *RunDir) Path(name string) string { return filepath.Join(r.Work, name) }
-
-// Commit moves the finished folder into place, replacing an existing one under force.
-func (r *RunDir) Commit() error {
-	if _, err := os.Stat(r.Final); err == nil {
-		if !r.force {
-			return fmt.Errorf("%s appeared while training: the run is kept in %s", r.Final, r.Work)
-		}
-		if err := os.RemoveAll(r.Final); err != nil {
-			return fmt.Errorf("replace %s: %w (the run is kept in %s)", r.Final, err, r.Work)
-		}
-	}
-	if err := os.Rename(r.Work, r.Final); err != nil {
-		return fmt.Errorf("finish %s: %w (the run is kept in %s)", r.Final, err, r.Work)
-	}
-	r.committed = true
-	return nil
-}
-
-// Abandon removes the folder being written, unless it was committed; deferring it right after
-// Begin cleans up every way out.
-func (r *RunDir) Abandon() {
-	if !r.committed {
-		os.RemoveAll(r.Work)
-	}
 }

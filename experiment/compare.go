@@ -38,6 +38,8 @@ type Comparison struct {
 	Positive int `json:"positive_index"`
 	// Leaks are the quick audit's groups of copies that span training and validation.
 	Leaks []audit.Group `json:"leaks"`
+	// Ranking is how --backbone auto chose the backbone (nil otherwise).
+	Ranking *Ranking `json:"backbone_ranking,omitempty"`
 	// Methods holds the methods that have a model, in Spec.Methods order.
 	Methods []*MethodResult `json:"methods"`
 	// Complete is false when the run was interrupted before every method finished; the same
@@ -66,6 +68,11 @@ type MethodResult struct {
 	// order; Highlights its errors, worst first, and its most confident correct predictions.
 	Probs      [][]float32       `json:"probabilities"`
 	Highlights report.Highlights `json:"highlights"`
+	// Threshold is the decision threshold on the positive class's probability (two classes).
+	Threshold float64 `json:"threshold"`
+	// Head is what the linear transfer head chose on the training images, and why (nil for
+	// methods trained by epochs).
+	Head *finetune.LinearHead `json:"head,omitempty"`
 }
 
 // finished reports whether the method's fit ran to its end (a resumed compare keeps it).
@@ -112,7 +119,7 @@ func Compare(ctx context.Context, spec Spec, env Env, out Output) (*Comparison, 
 	}
 	defer rd.Abandon()
 	cmp := &Comparison{Spec: spec, Classes: data.Classes, Skipped: len(data.Skipped), Excluded: data.Excluded,
-		Positive: pool.positive, Lessdata: out.Version, histories: map[Method]*finetune.History{}, skipped: data.Skipped, audit: data.Audit}
+		Positive: pool.positive, Ranking: pool.Ranking, Lessdata: out.Version, histories: map[Method]*finetune.History{}, skipped: data.Skipped, audit: data.Audit}
 	for _, i := range pool.ValIndex() {
 		cmp.Validation, cmp.Labels = append(cmp.Validation, pool.Paths[i]), append(cmp.Labels, pool.Labels[i])
 	}
@@ -158,16 +165,18 @@ func Compare(ctx context.Context, spec Spec, env Env, out Output) (*Comparison, 
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", m, err)
 		}
-		h := o.Trained.History
-		hl, err := report.Highlight(cmp.Classes, o.Paths, cmp.Labels, o.Probs, o.Positive, 0.5, highlightsPerClass)
+		hl, err := report.Highlight(cmp.Classes, o.Paths, cmp.Labels, o.Probs, o.Positive, o.Threshold, highlightsPerClass)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", m, err)
 		}
-		cmp.Methods = append(cmp.Methods, &MethodResult{Method: m, Metrics: o.Metrics, Seconds: o.Seconds, Epochs: len(h.Epochs),
-			Best: h.BestEpoch, Stopped: h.Stopped, Model: string(m), Probs: o.Probs, Highlights: hl})
-		cmp.histories[m] = h
-		if h.Stopped == finetune.StopInterrupted {
-			runErr = interrupted(fmt.Errorf("%s stopped after %d epochs", m, len(h.Epochs)))
+		r := &MethodResult{Method: m, Metrics: o.Metrics, Seconds: o.Seconds, Epochs: o.Epochs(), Stopped: o.Stopped(), Model: string(m),
+			Probs: o.Probs, Threshold: o.Threshold, Highlights: hl, Head: o.Linear}
+		cmp.Methods = append(cmp.Methods, r)
+		if h := o.History(); h != nil {
+			r.Best, cmp.histories[m] = h.BestEpoch, h
+		}
+		if r.Stopped == finetune.StopInterrupted {
+			runErr = interrupted(fmt.Errorf("%s stopped after %d epochs", m, r.Epochs))
 			break
 		}
 	}
@@ -214,14 +223,16 @@ func resumable(dir string, spec Spec) (*Comparison, bool) {
 // keepMethod copies a finished method of the interrupted run in oldRun into the new run folder.
 func keepMethod(oldRun, dir string, r *MethodResult, cmp *Comparison) error {
 	src := filepath.Join(oldRun, r.Model)
-	h, err := finetune.LoadHistory(src)
-	if err != nil {
-		return fmt.Errorf("resume %s: %w", oldRun, err)
+	if r.Stopped != StopSolved {
+		h, err := finetune.LoadHistory(src)
+		if err != nil {
+			return fmt.Errorf("resume %s: %w", oldRun, err)
+		}
+		cmp.histories[r.Method] = h
 	}
 	if err := copyTree(src, dir); err != nil {
 		return fmt.Errorf("resume %s: %w", oldRun, err)
 	}
 	cmp.Methods = append(cmp.Methods, r)
-	cmp.histories[r.Method] = h
 	return nil
 }

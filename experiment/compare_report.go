@@ -47,6 +47,12 @@ func writeReport(ctx context.Context, dir string, cmp *Comparison, doc *report.D
 	if binary {
 		doc.Sections = append(doc.Sections, operatingSection(cmp))
 	}
+	if s := headSection(cmp); s != nil {
+		doc.Sections = append(doc.Sections, *s)
+	}
+	if cmp.Ranking != nil {
+		doc.Sections = append(doc.Sections, RankingSection(cmp.Ranking))
+	}
 	if len(cmp.histories) > 0 {
 		curves, err := curveSection(cmp, path)
 		if err != nil {
@@ -126,14 +132,24 @@ func resultSection(cmp *Comparison, binary bool) report.Section {
 			}
 		}
 		epochs := fmt.Sprintf("%d (%d)", r.Epochs, r.Best)
-		if !r.finished() {
+		switch {
+		case r.Stopped == StopSolved:
+			epochs = "solved"
+		case !r.finished():
 			epochs += ", interrupted"
 		}
 		rows = append(rows, append(row, epochs, fmt.Sprintf("%.1f s", r.Seconds)))
 	}
 	notes := []string{"Accuracy, sensitivity and specificity have 95% Wilson intervals, the ROC AUC DeLong's; with few validation images they are wide, and differences inside them are not evidence."}
 	if binary {
-		notes = append(notes, fmt.Sprintf("The positive class is %s; a validation image is called positive when its probability is at least 0.5 (the threshold in use, not chosen on these images).", cmp.Classes[cmp.Positive]))
+		for _, r := range cmp.Methods {
+			rule := "the default"
+			if r.Head != nil {
+				rule = r.Head.ThresholdRule
+			}
+			notes = append(notes, fmt.Sprintf("%s calls a validation image %s when its probability of %s is at least %.3f (%s; never chosen on the validation images).",
+				r.Method, cmp.Classes[cmp.Positive], cmp.Classes[cmp.Positive], r.Threshold, rule))
+		}
 	} else {
 		notes = append(notes, "With more than two classes the ROC AUC is the mean of the one-vs-rest AUCs of the classes (macro); each class's AUC and recall are in the per-class table.")
 	}
@@ -212,6 +228,37 @@ func leakSection(ctx context.Context, cmp *Comparison, thumbs string) (*report.S
 	}
 	s.Table = t
 	return s, nil
+}
+
+// headSection shows what the linear transfer head chose on the training images and every
+// candidate augmentation's inner cross-validation score.
+func headSection(cmp *Comparison) *report.Section {
+	for _, r := range cmp.Methods {
+		h := r.Head
+		if h == nil {
+			continue
+		}
+		s := &report.Section{Heading: "How " + string(r.Method) + " was tuned"}
+		if len(h.Choices) == 0 {
+			s.Paragraphs = []string{"Too few training images per class for inner cross-validation: the head is a logistic regression with C = 1 on L2-normalised features of the plain images."}
+			return s
+		}
+		s.Paragraphs = []string{fmt.Sprintf("The head is an L2-regularised logistic regression solved to convergence. Stratified %d-fold cross-validation on the training images only (the views of an image never on both sides of a fold, scored on plain images) chose the augmentation %s, %s-normalised features and C = %.3g; the validation images played no part.",
+			h.Folds, h.Augment, h.Normalization, h.C)}
+		t := &report.Table{Caption: "Inner cross-validation of each candidate augmentation, at its best normalisation and C (lower log-loss is better).",
+			Header: []string{"augmentation", "log-loss", "accuracy", "normalisation", "C", "chosen"}, Align: []string{"l", "r", "r", "l", "r", "c"}}
+		for _, c := range h.Choices {
+			b := c.Score()
+			chosen := ""
+			if c.Augment == h.Augment {
+				chosen = "yes"
+			}
+			t.Rows = append(t.Rows, []string{string(c.Augment), fmt.Sprintf("%.4f", b.LogLoss), fmt.Sprintf("%.3f", b.Accuracy), b.Norm.String(), fmt.Sprintf("%.3g", b.C), chosen})
+		}
+		s.Table = t
+		return s
+	}
+	return nil
 }
 
 func operatingSection(cmp *Comparison) report.Section {
@@ -421,4 +468,25 @@ func verdict(cmp *Comparison) string {
 	default:
 		return fmt.Sprintf("%s scores higher than %s (%.3f against %.3f), but the 95%% intervals overlap: on this validation set the difference may be luck.", bn, an, b.Accuracy, a.Accuracy)
 	}
+}
+
+// RankingSection shows how --backbone auto (or backbones rank) ranked the backbones.
+func RankingSection(r *Ranking) report.Section {
+	t := &report.Table{Caption: fmt.Sprintf("Linear probe on each backbone's features, %d-fold cross-validated on the training images only.", r.Folds),
+		Header: []string{"backbone", "input", "features", "log-loss", "accuracy [95% CI]", "ROC AUC [95% CI]", "images/s"},
+		Align:  []string{"l", "r", "r", "r", "r", "r", "r"}}
+	for _, rk := range r.Ranks {
+		if rk.Err != "" {
+			t.Rows = append(t.Rows, []string{rk.Backbone, "", "", "failed: " + rk.Err, "", "", ""})
+			continue
+		}
+		name := rk.Backbone
+		if name == r.Best {
+			name += " (chosen)"
+		}
+		t.Rows = append(t.Rows, []string{name, fmt.Sprintf("%dx%d", rk.Input, rk.Input), fmt.Sprint(rk.Features), fmt.Sprintf("%.4f", rk.LogLoss),
+			estimate(rk.Accuracy.Value, rk.Accuracy.Low, rk.Accuracy.High), estimate(rk.AUC.Value, rk.AUC.Low, rk.AUC.High), fmt.Sprintf("%.0f", rk.PerSecond)})
+	}
+	return report.Section{Heading: "Backbone ranking", Table: t, Paragraphs: []string{
+		"The backbone with the lowest out-of-fold log-loss on the training images was chosen; the validation images played no part."}}
 }

@@ -53,10 +53,15 @@ func TestValidateNamesTheFlag(t *testing.T) {
 		{func(s *Spec) { s.Fit.Patience = -2 }, "--patience -2"},
 		{func(s *Spec) { s.Scratch.Size = 2048 }, "--size 2048"},
 		{func(s *Spec) { s.Transfer.Views = 0 }, "--views 0"},
-		{func(s *Spec) { s.Transfer.Head.Dropout = 1 }, "--dropout 1"},
-		{func(s *Spec) { s.Transfer.Head.LearningRate = 1e10 }, "--lr 1e+10"},
-		{func(s *Spec) { s.Transfer.Head.L2 = -1 }, "--l2 -1"},
+		{func(s *Spec) { s.Transfer.MLP.Dropout = 1 }, "--dropout 1"},
+		{func(s *Spec) { s.Transfer.MLP.LearningRate = 1e10 }, "--lr 1e+10"},
+		{func(s *Spec) { s.Transfer.MLP.L2 = -1 }, "--l2 -1"},
 		{func(s *Spec) { s.Transfer.Backbone = "" }, "--backbone is empty"},
+		{func(s *Spec) { s.Transfer.Head = "svm" }, `--head "svm"`},
+		{func(s *Spec) { s.Transfer.Augment = "heavy" }, `--augment "heavy"`},
+		{func(s *Spec) { s.Transfer.Threshold = 1 }, "--threshold 1"},
+		{func(s *Spec) { s.Transfer.TargetSensitivity = 1.5 }, "--target-sensitivity 1.5"},
+		{func(s *Spec) { s.Transfer.Head, s.Transfer.TargetSensitivity = HeadMLP, 0.9 }, "needs the linear head"},
 	} {
 		s := base
 		c.edit(&s)
@@ -94,18 +99,19 @@ func TestCompareKeepsFinishedMethodsAndResumes(t *testing.T) {
 	require.Contains(t, string(md), "interrupted: transfer did not finish")
 
 	var mu sync.Mutex
-	var epochs []string
+	var epochs, logs []string
 	env.UI = UI{Epoch: func(label string, e finetune.Epoch, _ int) {
 		mu.Lock()
 		epochs = append(epochs, label)
 		mu.Unlock()
-	}}
+	}, Log: func(line string) { logs = append(logs, line) }}
 	cmp, err = Compare(context.Background(), spec, env, out)
 	require.NoError(t, err)
 	require.True(t, cmp.Complete)
 	require.Len(t, cmp.Methods, 2)
 	require.NotContains(t, epochs, "scratch", "scratch is kept, not trained again")
-	require.Contains(t, epochs, "transfer")
+	require.Contains(t, logs, "scratch: kept from the interrupted run")
+	require.Equal(t, StopSolved, cmp.Result(Transfer).Stopped)
 	b, err := os.ReadFile(filepath.Join(out.Dir, CompareFile))
 	require.NoError(t, err)
 	var disk Comparison
@@ -121,7 +127,7 @@ func TestCompareKeepsFinishedMethodsAndResumes(t *testing.T) {
 func TestGridCellsUseTheSameRecipe(t *testing.T) {
 	spec, env := tinySpec(t, Transfer)
 	spec.Fit.Epochs, spec.Fit.Patience, spec.Fit.KeepBest = 30, 1, true
-	spec.Transfer.Head.LearningRate = 0.5 // a jumpy validation loss: early stopping will act
+	spec.Transfer.Head, spec.Transfer.MLP.LearningRate = HeadMLP, 0.5 // a jumpy validation loss: early stopping will act
 	o, err := Train(context.Background(), spec, Transfer, env, Output{Dir: filepath.Join(t.TempDir(), "one")})
 	require.NoError(t, err)
 	defer o.Close()

@@ -107,7 +107,7 @@ func (g *grid) cellResult(ctx context.Context, m Method, train, val []int, seed 
 	}
 	defer o.Close()
 	return &study.Result{Accuracy: o.Metrics.Accuracy, AUC: o.Metrics.AUC, NTrain: len(train), NVal: len(val),
-		Epochs: len(o.Trained.History.Epochs), Seconds: o.Seconds}, nil
+		Epochs: o.Epochs(), Seconds: o.Seconds}, nil
 }
 
 func (g *grid) progress(ui UI, total int) func(done, total int, r *study.Result, skipped bool) {

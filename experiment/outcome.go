@@ -37,20 +37,51 @@ func gridInterrupted(err error) error {
 
 // Outcome is a trained and scored method, ready to be saved.
 type Outcome struct {
-	Method   Method
-	Classes  []string
+	Method  Method
+	Classes []string
+	// Trained is a model trained by epochs; Linear the linear transfer head (one is nil).
 	Trained  *finetune.Trained
+	Linear   *finetune.LinearHead
 	Manifest *bundle.Manifest
 	// Info records how the model was trained, for bundle.json.
 	Info    map[string]any
 	Seconds float64
 	// Metrics score the final model on the validation images (files Paths), whose class
-	// probabilities are Probs; Positive is the positive class's index (-1: none).
-	Metrics  report.Metrics
-	Paths    []string
-	Probs    [][]float32
-	Positive int
+	// probabilities are Probs; Positive is the positive class's index (-1: none) and Threshold
+	// the decision threshold on its probability.
+	Metrics   report.Metrics
+	Paths     []string
+	Probs     [][]float32
+	Positive  int
+	Threshold float64
 }
+
+// History returns the fit's epochs, or nil for a head solved without epochs.
+func (o *Outcome) History() *finetune.History {
+	if o.Trained == nil {
+		return nil
+	}
+	return o.Trained.History
+}
+
+// Epochs returns the number of epochs trained (0 for a head solved without epochs).
+func (o *Outcome) Epochs() int {
+	if h := o.History(); h != nil {
+		return len(h.Epochs)
+	}
+	return 0
+}
+
+// Stopped says how the fit ended: finetune's stop reasons, or "solved" for the linear head.
+func (o *Outcome) Stopped() string {
+	if h := o.History(); h != nil {
+		return h.Stopped
+	}
+	return StopSolved
+}
+
+// StopSolved is how a head solved to convergence (no epochs) ends.
+const StopSolved = "solved"
 
 // Close frees the trained network.
 func (o *Outcome) Close() {
@@ -69,23 +100,32 @@ func (o *Outcome) Save(dir string, common map[string]any, version string) error 
 	for k, v := range o.Info {
 		info[k] = v
 	}
-	info["stopped"], info["seconds"] = o.Trained.History.Stopped, o.Seconds
+	info["stopped"], info["seconds"] = o.Stopped(), o.Seconds
 	raw, err := json.Marshal(info)
 	if err != nil {
 		return err
 	}
 	m := o.Manifest
 	m.Training, m.Lessdata, m.Created = raw, version, time.Now().UTC().Format(time.RFC3339)
-	if err := o.Trained.Net.Freeze(filepath.Join(dir, bundle.ModelDir)); err != nil {
+	model := filepath.Join(dir, bundle.ModelDir)
+	if o.Linear != nil {
+		err = o.Linear.Model.Weights().Freeze(model)
+	} else {
+		err = o.Trained.Net.Freeze(model)
+	}
+	if err != nil {
 		return err
 	}
 	if err := bundle.Write(dir, m); err != nil {
 		return err
 	}
-	if err := o.Trained.History.Save(dir); err != nil {
+	if err := files.WriteJSON(filepath.Join(dir, "metrics.json"), o.Metrics); err != nil {
 		return err
 	}
-	if err := files.WriteJSON(filepath.Join(dir, "metrics.json"), o.Metrics); err != nil {
+	if o.Linear != nil {
+		return nil
+	}
+	if err := o.Trained.History.Save(dir); err != nil {
 		return err
 	}
 	c := report.Curves{Runs: []report.NamedHistory{{Name: string(o.Method), History: o.Trained.History}}}

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/lessdata/lessdata/augment"
@@ -43,6 +44,8 @@ type Pool struct {
 	// Failed lists the files that could not be decoded; they are left out for every method (and
 	// moved to the data's Skipped).
 	Failed []dataset.Skip
+	// Ranking is the ranking --backbone auto chose the backbone by (nil otherwise).
+	Ranking *Ranking
 
 	spec     Spec
 	positive int
@@ -59,6 +62,12 @@ type Pool struct {
 // run, which uses TensorFlow's default threading; a grid of jobs cells gives each an even share
 // of the cores. The caller closes the pool.
 func NewPool(ctx context.Context, data *Data, spec Spec, env Env, jobs int) (*Pool, error) {
+	return newPool(ctx, data, spec, env, jobs, false)
+}
+
+// newPool is NewPool; with trainOnly it decodes the training images only (for ranking
+// backbones, which must not read validation images).
+func newPool(ctx context.Context, data *Data, spec Spec, env Env, jobs int, trainOnly bool) (*Pool, error) {
 	pos, err := positiveIndex(data.Classes, spec.Positive)
 	if err != nil {
 		return nil, err
@@ -68,12 +77,24 @@ func NewPool(ctx context.Context, data *Data, spec Spec, env Env, jobs int) (*Po
 		p.session = tf.SessionOptions{IntraOpThreads: max(1, runtime.NumCPU()/jobs), InterOpThreads: 1}
 		p.workers = 1
 	}
+	if needsBackbone(spec.Methods) && spec.Transfer.Backbone == BackboneAuto {
+		names, err := ZooBackbones()
+		if err != nil {
+			return nil, err
+		}
+		env.UI.logf("--backbone auto: ranking %s on the training images", strings.Join(names, ", "))
+		if p.Ranking, err = rankOn(ctx, data, spec.Data.Seed, names, env); err != nil {
+			return nil, fmt.Errorf("--backbone auto: %w", err)
+		}
+		env.UI.logf("--backbone auto: %s has the best inner cross-validation", p.Ranking.Best)
+		p.spec.Transfer.Backbone = p.Ranking.Best
+	}
 	if needsBackbone(spec.Methods) {
-		if p.b, err = OpenBackbone(ctx, spec.Transfer.Backbone, env.Fetch); err != nil {
+		if p.b, err = OpenBackbone(ctx, p.spec.Transfer.Backbone, env.Fetch); err != nil {
 			return nil, err
 		}
 	}
-	if err := p.decode(ctx, data.Dataset); err != nil {
+	if err := p.decode(ctx, data.Dataset, trainOnly); err != nil {
 		p.Close()
 		return nil, err
 	}
@@ -103,8 +124,11 @@ func (p *Pool) inputSize(m Method) (int, int) {
 
 // decode decodes the dataset at every method's input size; a file that fails for one method is
 // left out for all, so that indices agree across methods.
-func (p *Pool) decode(ctx context.Context, ds *dataset.Dataset) error {
-	items := append(append([]dataset.Item{}, ds.Train...), ds.Val...)
+func (p *Pool) decode(ctx context.Context, ds *dataset.Dataset, trainOnly bool) error {
+	items := append([]dataset.Item{}, ds.Train...)
+	if !trainOnly {
+		items = append(items, ds.Val...)
+	}
 	if err := checkMemory(p.spec, len(items), p); err != nil {
 		return err
 	}
@@ -154,7 +178,7 @@ func (p *Pool) decode(ctx context.Context, ds *dataset.Dataset) error {
 		}
 	}
 	nVal := len(keep) - p.NTrain
-	if p.NTrain == 0 || nVal == 0 {
+	if p.NTrain == 0 || nVal == 0 && !trainOnly {
 		return fmt.Errorf("no training or no validation image of %s could be decoded (%d and %d did)", p.spec.Data.Dir, p.NTrain, nVal)
 	}
 	for m, d := range all {
@@ -206,11 +230,23 @@ type RunHooks struct {
 	OnEpoch func(*finetune.History) error
 }
 
-// transferOptions are the transfer method's options for one fit.
+// transferOptions are the MLP head's options for one fit: the article's augmentation unless the
+// spec names another.
 func (p *Pool) transferOptions(seed uint64) finetune.TransferOptions {
 	t := p.spec.Transfer
-	return finetune.TransferOptions{Backbone: p.b.Backbone, Head: t.Head, Augment: augment.Article(), NoAugment: t.NoAugment, Views: t.Views,
-		Cache: p.b.Cache, Fit: p.spec.Fit.fitOptions(seed, p.workers), Session: p.session}
+	params := augment.Article()
+	if t.Augment == string(finetune.AugmentLight) {
+		params = augment.Light()
+	}
+	return finetune.TransferOptions{Backbone: p.b.Backbone, Head: t.MLP, Augment: params, NoAugment: t.Augment == string(finetune.AugmentNone),
+		Views: t.Views, Cache: p.b.Cache, Fit: p.spec.Fit.fitOptions(seed, p.workers), Session: p.session}
+}
+
+// linearOptions are the linear head's options for one fit.
+func (p *Pool) linearOptions(seed uint64) finetune.LinearOptions {
+	t := p.spec.Transfer
+	return finetune.LinearOptions{Backbone: p.b.Backbone, Cache: p.b.Cache, Augment: t.augmentations(), Views: t.Views, Seed: seed,
+		TargetSensitivity: t.TargetSensitivity, Threshold: t.Threshold, Positive: max(p.positive, 0)}
 }
 
 // Warm extracts the features every transfer fit over the pool's images may ask for, for each
@@ -221,14 +257,22 @@ func (p *Pool) Warm(ctx context.Context, seeds []uint64) error {
 	}
 	for i, seed := range seeds {
 		var bar Bar
-		opt := p.transferOptions(seed)
-		opt.OnFeatures = func(done, total int) {
+		progress := func(done, total int) {
 			if bar == nil {
 				bar = p.ui.bar(total, fmt.Sprintf("features %d/%d (%s)", i+1, len(seeds), p.b.Spec.Name))
 			}
 			bar.Set(done)
 		}
-		err := finetune.WarmFeatures(ctx, p.sets[Transfer], opt)
+		var err error
+		if p.spec.Transfer.Head == HeadLinear {
+			opt := p.linearOptions(seed)
+			opt.OnFeatures = progress
+			err = finetune.WarmLinear(ctx, p.sets[Transfer], opt)
+		} else {
+			opt := p.transferOptions(seed)
+			opt.OnFeatures = progress
+			err = finetune.WarmFeatures(ctx, p.sets[Transfer], opt)
+		}
 		if bar != nil {
 			bar.Finish()
 		}
@@ -297,18 +341,31 @@ func (p *Pool) Run(ctx context.Context, m Method, trainIdx, valIdx []int, seed u
 			o.Info = map[string]any{"recipe": string(Scratch), "size": s.Size, "augment": !s.NoAugment, "augment_params": params}
 		}
 	case Transfer:
-		opt := p.transferOptions(seed)
-		opt.Fit = fit
 		var bar Bar
-		if hooks.Label != "" {
-			opt.OnFeatures = func(done, total int) {
-				if bar == nil {
-					bar = p.ui.bar(total, "features ("+p.b.Spec.Name+")")
-				}
-				bar.Set(done)
+		progress := func(done, total int) {
+			if bar == nil {
+				bar = p.ui.bar(total, "features ("+p.b.Spec.Name+")")
 			}
+			bar.Set(done)
 		}
-		t, err = finetune.Transfer(ctx, p.Classes, train, val, opt)
+		ts := p.spec.Transfer
+		o.Info = map[string]any{"recipe": string(Transfer), "head": ts.Head, "views": ts.Views}
+		if ts.Head == HeadLinear {
+			opt := p.linearOptions(seed)
+			if hooks.Label != "" {
+				opt.OnFeatures = progress
+			}
+			o.Linear, err = finetune.Linear(ctx, p.Classes, train, val, opt)
+			o.Info["linear"] = o.Linear
+		} else {
+			opt := p.transferOptions(seed)
+			opt.Fit = fit
+			if hooks.Label != "" {
+				opt.OnFeatures = progress
+			}
+			t, err = finetune.Transfer(ctx, p.Classes, train, val, opt)
+			o.Info["augment"], o.Info["mlp"] = ts.Augment, opt.Head
+		}
 		if bar != nil {
 			bar.Finish()
 		}
@@ -317,10 +374,12 @@ func (p *Pool) Run(ctx context.Context, m Method, trainIdx, valIdx []int, seed u
 		}
 		if err == nil {
 			w, h := p.b.InputSize()
-			bb := &bundle.Backbone{Name: backboneName(p.spec.Transfer.Backbone, p.b), SHA256: predict.BackboneID(p.b.Backbone), Features: p.b.Spec.Features.Size}
+			bb := &bundle.Backbone{Name: backboneName(ts.Backbone, p.b), SHA256: predict.BackboneID(p.b.Backbone), Features: p.b.Spec.Features.Size}
 			o.Manifest = &bundle.Manifest{Kind: bundle.KindTransfer, Classes: p.Classes, Input: bundle.Size{Width: w, Height: h}, Backbone: bb}
-			o.Info = map[string]any{"recipe": string(Transfer), "backbone": bb, "backbone_dir": p.b.Dir, "views": opt.Views,
-				"augment": !opt.NoAugment, "head": opt.Head}
+			o.Info["backbone"], o.Info["backbone_dir"] = bb, p.b.Dir
+			if p.Ranking != nil {
+				o.Info["backbone_ranking"] = p.Ranking
+			}
 		}
 	default:
 		return nil, fmt.Errorf("unknown method %q", m)
@@ -333,11 +392,11 @@ func (p *Pool) Run(ctx context.Context, m Method, trainIdx, valIdx []int, seed u
 	for _, i := range valIdx {
 		o.Paths = append(o.Paths, p.Paths[i])
 	}
-	if len(t.History.Epochs) == 0 {
+	if t != nil && len(t.History.Epochs) == 0 {
 		o.Close()
 		return nil, interrupted(fmt.Errorf("%s stopped before its first epoch ended: nothing to keep", m))
 	}
-	if err := o.score(p.positive); err != nil {
+	if err := o.score(p.positive, val.Labels); err != nil {
 		o.Close()
 		return nil, err
 	}
@@ -383,16 +442,25 @@ func positiveIndex(classes []string, positive string) (int, error) {
 	return i, nil
 }
 
-// score evaluates the outcome's final model on its validation set.
-func (o *Outcome) score(positive int) error {
-	_, probs, err := finetune.Probabilities(o.Trained.Net, o.Trained.Val, evalBatch)
-	if err != nil {
-		return err
+// score evaluates the outcome's final model on its validation set, whose classes are labels.
+func (o *Outcome) score(positive int, labels []int) error {
+	o.Positive, o.Threshold = positive, 0.5
+	if o.Linear != nil {
+		o.Probs = o.Linear.Val
+		if positive >= 0 {
+			o.Threshold = o.Linear.Threshold
+			o.Manifest.Threshold = o.Linear.Threshold
+		}
+	} else {
+		var err error
+		if _, o.Probs, err = finetune.Probabilities(o.Trained.Net, o.Trained.Val, evalBatch); err != nil {
+			return err
+		}
 	}
-	o.Probs, o.Positive = probs, positive
-	o.Metrics, err = report.Evaluate(o.Classes, o.Trained.Val.Labels, probs, positive, 0.5)
 	if positive >= 0 {
 		o.Manifest.Positive = o.Classes[positive]
 	}
+	var err error
+	o.Metrics, err = report.Evaluate(o.Classes, labels, o.Probs, positive, o.Threshold)
 	return err
 }

@@ -43,15 +43,44 @@ type ScratchSpec struct {
 	NoAugment bool `json:"no_augment"`
 }
 
+// Transfer heads.
+const (
+	// HeadLinear is an L2-regularised logistic regression solved to convergence, its
+	// augmentation, normalisation and strength chosen by inner cross-validation on the training
+	// images: the default.
+	HeadLinear = "linear"
+	// HeadMLP is the head trained by epochs with Adam (optional hidden layer, dropout, L2).
+	HeadMLP = "mlp"
+)
+
+// AugmentAuto lets inner cross-validation choose the transfer augmentation.
+const AugmentAuto = "auto"
+
 // TransferSpec is the transfer method's own options.
 type TransferSpec struct {
 	// Backbone is a name from the zoo or a backbone folder.
 	Backbone string `json:"backbone"`
+	// Head is HeadLinear or HeadMLP.
+	Head string `json:"head"`
+	// Augment is AugmentAuto or one of finetune.Augmentations (none, light, article).
+	Augment string `json:"augment"`
 	// Views is the number of augmented views per training image whose features are extracted.
-	Views     int  `json:"views"`
-	NoAugment bool `json:"no_augment"`
-	// Head shapes the head trained with Adam.
-	Head head.Options `json:"head"`
+	Views int `json:"views"`
+	// Threshold, for two classes, is the decision threshold on the positive class's probability
+	// (0: 0.5); TargetSensitivity instead sets it from out-of-fold training predictions (linear
+	// head only).
+	Threshold         float64 `json:"threshold,omitempty"`
+	TargetSensitivity float64 `json:"target_sensitivity,omitempty"`
+	// MLP shapes the head trained with Adam (HeadMLP).
+	MLP head.Options `json:"mlp"`
+}
+
+// augmentations are the candidate augmentations the spec asks for.
+func (t TransferSpec) augmentations() []finetune.Augmentation {
+	if t.Augment == AugmentAuto || t.Augment == "" {
+		return finetune.Augmentations
+	}
+	return []finetune.Augmentation{finetune.Augmentation(t.Augment)}
 }
 
 // Spec is everything a job needs to know.
@@ -76,7 +105,7 @@ func DefaultSpec(methods ...Method) Spec {
 		Fit:      FitSpec{Epochs: 50, Batch: 32},
 		Methods:  methods,
 		Scratch:  ScratchSpec{Size: 64},
-		Transfer: TransferSpec{Backbone: "mobilenet_v2", Views: finetune.DefaultViews, Head: h},
+		Transfer: TransferSpec{Backbone: "mobilenet_v2", Head: HeadLinear, Augment: AugmentAuto, Views: finetune.DefaultViews, MLP: h},
 	}
 }
 
@@ -117,12 +146,28 @@ func (s Spec) Validate() error {
 	}
 	if slices.Contains(s.Methods, Transfer) {
 		t := s.Transfer
-		h := t.Head
+		h := t.MLP
+		augs := []string{AugmentAuto}
+		for _, a := range finetune.Augmentations {
+			augs = append(augs, string(a))
+		}
 		switch {
 		case t.Backbone == "":
 			return bad("backbone", "is empty: give a name from `lessdata backbones list` or a backbone folder")
+		case t.Head != HeadLinear && t.Head != HeadMLP:
+			return bad("head", "%q is not %s or %s", t.Head, HeadLinear, HeadMLP)
+		case !slices.Contains(augs, t.Augment):
+			return bad("augment", "%q is not one of %v", t.Augment, augs)
 		case t.Views < 1 || t.Views > 100:
 			return bad("views", "%d must be between 1 and 100", t.Views)
+		case t.Threshold != 0 && !(t.Threshold > 0 && t.Threshold < 1):
+			return bad("threshold", "%v must be between 0 and 1", t.Threshold)
+		case t.TargetSensitivity != 0 && !(t.TargetSensitivity > 0 && t.TargetSensitivity <= 1):
+			return bad("target-sensitivity", "%v must be above 0 and at most 1", t.TargetSensitivity)
+		case t.TargetSensitivity != 0 && t.Threshold != 0:
+			return bad("target-sensitivity", "and --%s both set the threshold: give one", flag("threshold"))
+		case t.TargetSensitivity != 0 && t.Head != HeadLinear:
+			return bad("target-sensitivity", "needs the linear head (the out-of-fold predictions come from its inner cross-validation)")
 		case h.Hidden < 0:
 			return bad("hidden", "%d must not be negative (0: a linear head)", h.Hidden)
 		case !(h.Dropout >= 0 && h.Dropout < 1):

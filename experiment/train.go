@@ -36,6 +36,9 @@ func Train(ctx context.Context, spec Spec, m Method, env Env, out Output) (*Outc
 	defer rd.Abandon()
 	o, err := pool.Run(ctx, m, pool.TrainIndex(), pool.ValIndex(), spec.Data.Seed,
 		RunHooks{Label: string(m), OnEpoch: func(h *finetune.History) error { return h.Save(rd.Work) }})
+	if err != nil && ctx.Err() != nil {
+		err = interrupted(err)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -47,8 +50,8 @@ func Train(ctx context.Context, spec Spec, m Method, env Env, out Output) (*Outc
 		o.Close()
 		return nil, err
 	}
-	if o.Trained.History.Stopped == finetune.StopInterrupted {
-		return o, interrupted(fmt.Errorf("stopped after %d epochs; the model of epoch %d is saved in %s", len(o.Trained.History.Epochs), o.Trained.History.BestEpoch, out.Dir))
+	if h := o.History(); h != nil && h.Stopped == finetune.StopInterrupted {
+		return o, interrupted(fmt.Errorf("stopped after %d epochs; the model of epoch %d is saved in %s", len(h.Epochs), h.BestEpoch, out.Dir))
 	}
 	return o, nil
 }

@@ -1,6 +1,3 @@
-// Package head defines the small trainable classifiers that sit on frozen backbone features: a
-// dense output layer (one sigmoid unit for two classes, a softmax for more), with an optional
-// hidden layer, dropout and L2. They train with Adam through package nn.
 package head
 
 import (

@@ -1,12 +1,12 @@
-// Package predict reloads a model bundle (package bundle) and gives class probabilities for new
-// images: a scratch model's input is standardised as in training; a transfer model's features
-// come from its backbone, which must be the one it was trained with.
 package predict
 
 import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
 
 	"github.com/lessdata/lessdata/augment"
 	"github.com/lessdata/lessdata/backbone"
@@ -59,6 +59,11 @@ func Open(ctx context.Context, dir string, opt Options) (*Model, error) {
 		pm.Close()
 		return nil, fmt.Errorf("open model %s: %w", dir, err)
 	}
+	if err := pm.checkShapes(); err != nil {
+		pm.Close()
+		return nil, fmt.Errorf("bundle %s does not match its model: %w; the folder was edited or mixed with another run's: "+
+			"train the model again or restore the folder", dir, err)
+	}
 	switch m.Kind {
 	case bundle.KindScratch:
 		p := augment.Params{Rescale: m.Preprocess.Rescale, FeaturewiseCenter: m.Preprocess.Featurewise, FeaturewiseStdNormalization: m.Preprocess.Featurewise}
@@ -91,6 +96,69 @@ func (m *Model) bind() error {
 	}
 	m.probs, err = m.model.Output(out.Name)
 	return err
+}
+
+// units is the number of outputs the model gives per image: one sigmoid for two classes, one
+// softmax unit per class for more.
+func (m *Model) units() int {
+	if k := len(m.Manifest.Classes); k > 2 {
+		return k
+	}
+	return 1
+}
+
+// wantInput is the input shape bundle.json implies, batch dimension first.
+func (m *Model) wantInput() []int64 {
+	if m.Manifest.Kind == bundle.KindTransfer {
+		return []int64{-1, int64(m.Manifest.Backbone.Features)}
+	}
+	return []int64{-1, int64(m.Manifest.Input.Height), int64(m.Manifest.Input.Width), 3}
+}
+
+// checkShapes compares the model's input and output shapes, as far as its graph knows them,
+// with what bundle.json says.
+func (m *Model) checkShapes() error {
+	k := len(m.Manifest.Classes)
+	if got, ok := m.probs.Shape(); ok && !fits(got, []int64{-1, int64(m.units())}) {
+		return fmt.Errorf("bundle.json lists %d classes (%s), so the model should give %d value(s) per image, but it gives %s",
+			k, strings.Join(m.Manifest.Classes, ", "), m.units(), dims(got[1:]))
+	}
+	if got, ok := m.input.Shape(); ok && !fits(got, m.wantInput()) {
+		what := fmt.Sprintf("%dx%d RGB images", m.Manifest.Input.Width, m.Manifest.Input.Height)
+		if m.Manifest.Kind == bundle.KindTransfer {
+			what = fmt.Sprintf("%d backbone features", m.Manifest.Backbone.Features)
+		}
+		return fmt.Errorf("bundle.json says the model reads %s (%s per image), but it reads %s", what, dims(m.wantInput()[1:]), dims(got[1:]))
+	}
+	return nil
+}
+
+// fits reports whether shape got agrees with want where both are known (-1 is unknown).
+func fits(got, want []int64) bool {
+	if len(got) != len(want) {
+		return false
+	}
+	for i := range got {
+		if got[i] >= 0 && want[i] >= 0 && got[i] != want[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// dims writes a shape as 64x64x3; "a scalar" when it has no dimensions.
+func dims(d []int64) string {
+	if len(d) == 0 {
+		return "a scalar"
+	}
+	parts := make([]string, len(d))
+	for i, v := range d {
+		parts[i] = strconv.FormatInt(v, 10)
+		if v < 0 {
+			parts[i] = "?"
+		}
+	}
+	return strings.Join(parts, "x")
 }
 
 func openBackbone(ctx context.Context, m *bundle.Manifest, opt Options) (*backbone.Backbone, error) {
@@ -144,13 +212,14 @@ func (m *Model) Probabilities(ctx context.Context, imgs []*dataset.Image) ([][]f
 	switch m.Manifest.Kind {
 	case bundle.KindScratch:
 		shape = []int64{int64(len(imgs)), int64(h), int64(w), 3}
-		for _, im := range imgs {
+		n := w * h * 3
+		x = make([]float32, len(imgs)*n)
+		for i, im := range imgs {
 			if im.W != w || im.H != h {
 				return nil, fmt.Errorf("image is %dx%d, the model takes %dx%d", im.W, im.H, w, h)
 			}
-			dst := &dataset.Image{}
-			m.std.Standardize(dst, im)
-			x = append(x, dst.Pix...)
+			// Standardize writes straight into the batch: dst's Pix is the image's part of x.
+			m.std.Standardize(&dataset.Image{Pix: x[i*n : (i+1)*n : (i+1)*n]}, im)
 		}
 	case bundle.KindTransfer:
 		feats, err := m.backbone.Features(ctx, imgs)
@@ -176,6 +245,10 @@ func (m *Model) Probabilities(ctx context.Context, imgs []*dataset.Image) ([][]f
 	if err != nil {
 		return nil, err
 	}
+	if len(v) != len(imgs)*m.units() {
+		return nil, fmt.Errorf("predict: the model gave %d values for %d images, expected %d per image (one per class, "+
+			"or one for two classes); bundle %s does not match its model", len(v), len(imgs), m.units(), m.Dir)
+	}
 	k := len(m.Manifest.Classes)
 	rows := make([][]float32, len(imgs))
 	for i := range rows {
@@ -188,6 +261,29 @@ func (m *Model) Probabilities(ctx context.Context, imgs []*dataset.Image) ([][]f
 	return rows, nil
 }
 
+// Decide returns the predicted class of a probability row: for a two-class model with a
+// threshold, the positive class when its probability reaches the threshold; otherwise the most
+// probable class.
+func (m *Model) Decide(p []float32) int {
+	if t := m.Manifest.Threshold; t > 0 && len(p) == 2 {
+		pos := slices.Index(m.Manifest.Classes, m.Manifest.Positive)
+		if pos < 0 {
+			pos = 1
+		}
+		if float64(p[pos]) >= t {
+			return pos
+		}
+		return 1 - pos
+	}
+	best := 0
+	for k, v := range p {
+		if v > p[best] {
+			best = k
+		}
+	}
+	return best
+}
+
 // Result is the prediction for one file.
 type Result struct {
 	Path  string
@@ -197,30 +293,103 @@ type Result struct {
 	Err   error // the file could not be read; the other fields are empty
 }
 
-// Files predicts every file, batch by batch; a file that cannot be read gets its error and the
-// others are still predicted.
+// DefaultChunk is the number of images Stream decodes at a time when asked for 0.
+const DefaultChunk = 64
+
+// Files predicts every file and returns the results in input order; a file that cannot be read
+// gets its error and the others are still predicted. progress, when non-nil, is called with the
+// number of files done after each one. Memory stays bounded as in Stream.
 func (m *Model) Files(ctx context.Context, paths []string, progress func(done int)) ([]Result, error) {
-	w, h := m.Size()
-	cache := dataset.NewCache(w, h, 0, tfdecode.Decode)
-	items := make([]dataset.Item, len(paths))
-	for i, p := range paths {
-		items[i] = dataset.Item{Path: p}
-	}
-	imgs, errs := cache.Images(ctx, items, nil)
-	if err := ctx.Err(); err != nil {
+	results := make([]Result, 0, len(paths))
+	err := m.Stream(ctx, paths, 0, func(r Result) error {
+		results = append(results, r)
+		if progress != nil {
+			progress(len(results))
+		}
+		return nil
+	})
+	if err != nil {
 		return nil, err
 	}
+	return results, nil
+}
+
+// chunkOut is one decoded chunk of Stream's files.
+type chunkOut struct {
+	start int
+	imgs  []*dataset.Image
+	errs  []error
+}
+
+// Stream predicts the files in paths chunk images at a time (DefaultChunk when chunk <= 0) and
+// calls emit with each result, in input order, as soon as its chunk is done: the next chunk is
+// decoded while one is predicted, so at most two chunks of decoded images are held whatever the
+// number of files. A file that cannot be read gets its error in its Result. An error from emit,
+// from the model, or ctx's ends the stream and is returned.
+func (m *Model) Stream(ctx context.Context, paths []string, chunk int, emit func(Result) error) error {
+	if chunk <= 0 {
+		chunk = DefaultChunk
+	}
+	w, h := m.Size()
+	ctx, cancel := context.WithCancel(ctx)
+	decoded := make(chan chunkOut)
+	defer func() {
+		cancel()
+		for range decoded { // wait for the decoder to stop
+		}
+	}()
+	go func() {
+		defer close(decoded)
+		for start := 0; start < len(paths); start += chunk {
+			items := make([]dataset.Item, 0, chunk)
+			for _, p := range paths[start:min(start+chunk, len(paths))] {
+				items = append(items, dataset.Item{Path: p})
+			}
+			// A fresh cache per chunk: its images are freed once the chunk is predicted.
+			imgs, errs := dataset.NewCache(w, h, 0, tfdecode.Decode).Images(ctx, items, nil)
+			select {
+			case decoded <- chunkOut{start, imgs, errs}:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	for c := range decoded {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		results, err := m.predictChunk(ctx, paths[c.start:c.start+len(c.imgs)], c.imgs, c.errs)
+		if err != nil {
+			return err
+		}
+		for _, r := range results {
+			if err := emit(r); err != nil {
+				return err
+			}
+		}
+	}
+	return ctx.Err()
+}
+
+// predictChunk predicts the decoded images of one chunk; paths[i] gave imgs[i] or errs[i].
+func (m *Model) predictChunk(ctx context.Context, paths []string, imgs []*dataset.Image, errs []error) ([]Result, error) {
 	results := make([]Result, len(paths))
 	var ok []int
-	for i := range paths {
-		results[i].Path = paths[i]
+	for i, p := range paths {
+		results[i].Path = p
 		if errs[i] != nil {
 			results[i].Err = errs[i]
 			continue
 		}
 		ok = append(ok, i)
 	}
+	if len(ok) == 0 {
+		return results, nil
+	}
 	for s := 0; s < len(ok); s += backbone.DefaultBatch {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		idx := ok[s:min(s+backbone.DefaultBatch, len(ok))]
 		batch := make([]*dataset.Image, len(idx))
 		for j, i := range idx {
@@ -231,16 +400,8 @@ func (m *Model) Files(ctx context.Context, paths []string, progress func(done in
 			return nil, err
 		}
 		for j, i := range idx {
-			best := 0
-			for k, p := range probs[j] {
-				if p > probs[j][best] {
-					best = k
-				}
-			}
+			best := m.Decide(probs[j])
 			results[i].Probs, results[i].Index, results[i].Class = probs[j], best, m.Manifest.Classes[best]
-		}
-		if progress != nil {
-			progress(min(s+backbone.DefaultBatch, len(ok)))
 		}
 	}
 	return results, nil

@@ -15,6 +15,7 @@ import (
 	"github.com/lessdata/lessdata/backbone"
 	"github.com/lessdata/lessdata/dataset"
 	"github.com/lessdata/lessdata/dataset/tfdecode"
+	"github.com/lessdata/lessdata/experiment"
 	"github.com/lessdata/lessdata/models"
 	"github.com/lessdata/lessdata/tf"
 )
@@ -43,14 +44,74 @@ func newBackbonesCmd(f *factory) *cobra.Command {
 			},
 		},
 		newClassifyCmd(f),
+		newRankCmd(f, nil),
 	)
 	return cmd
+}
+
+// rankOptions are backbones rank's options.
+type rankOptions struct {
+	Data      experiment.DataSpec
+	Backbones string
+}
+
+func newRankCmd(f *factory, runF func(context.Context, *rankOptions) error) *cobra.Command {
+	o := &rankOptions{Data: experiment.DefaultSpec().Data}
+	cmd := &cobra.Command{
+		Use:   "rank --data DIR [--backbones a,b,c]",
+		Short: "Rank backbones for a dataset by a linear probe cross-validated on its training images",
+		Long: `Extract (and cache) each backbone's features of the training images and score a linear
+probe (the linear transfer head) on them by stratified 5-fold cross-validation on the training
+images only; print the out-of-fold log-loss, accuracy and ROC AUC with intervals, the speed,
+and the recommendation (the lowest log-loss). The validation images are not read.
+--backbone auto in train, compare and curve does the same and uses the winner.`,
+		Example: `  lessdata backbones rank --data ../shared/datasets/hymenoptera`,
+		Args:    cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			if runF != nil {
+				return runF(c.Context(), o)
+			}
+			return runRank(c.Context(), f, o)
+		},
+	}
+	dataFlags(cmd, &o.Data)
+	cmd.Flags().StringVar(&o.Backbones, "backbones", "", "backbones to rank, comma separated (default: every backbone of the zoo)")
+	return cmd
+}
+
+func runRank(ctx context.Context, f *factory, o *rankOptions) error {
+	names, err := experiment.ZooBackbones()
+	if err != nil {
+		return err
+	}
+	if o.Backbones != "" {
+		names = strings.Split(o.Backbones, ",")
+	}
+	r, err := experiment.RankBackbones(ctx, o.Data, names, f.env())
+	if r == nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(f.IO.Out, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "BACKBONE\tINPUT\tFEATURES\tLOG-LOSS\tACCURACY [95% CI]\tAUC [95% CI]\tIMAGES/S")
+	for _, rk := range r.Ranks {
+		if rk.Err != "" {
+			fmt.Fprintf(tw, "%s\t\t\tfailed: %s\t\t\t\n", rk.Backbone, rk.Err)
+			continue
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%.4f\t%.3f [%.3f, %.3f]\t%s\t%.0f\n", rk.Backbone, rk.Input, rk.Features, rk.LogLoss,
+			rk.Accuracy.Value, rk.Accuracy.Low, rk.Accuracy.High, experiment.FormatAUC(rk.AUC.Value), rk.PerSecond)
+	}
+	tw.Flush()
+	if err == nil {
+		fmt.Fprintf(f.IO.Out, "recommended: %s (lowest out-of-fold log-loss, %d-fold cross-validation on the training images)\n", r.Best, r.Folds)
+	}
+	return err
 }
 
 // fetchOptions say where backbones come from and are cached, from the global flags.
 func (f *factory) fetchOptions(force bool) backbone.FetchOptions {
 	ios := f.IO
-	opt := backbone.FetchOptions{CacheDir: f.Global.CacheDir, Mirror: f.Global.Mirror, Force: force}
+	opt := backbone.FetchOptions{CacheDir: f.Global.CacheDir, Mirror: f.Global.Mirror, Force: force, Warn: ios.Err}
 	if ios.Progress {
 		opt.Progress = func(total int64, desc string) io.Writer {
 			return progressbar.NewOptions64(total, progressbar.OptionSetWriter(ios.Err),
@@ -67,17 +128,17 @@ func runBackbonesList(f *factory) error {
 		return err
 	}
 	tw := tabwriter.NewWriter(f.IO.Out, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tFETCHED\tDESCRIPTION")
+	fmt.Fprintln(tw, "NAME\tINPUT\tFEATURES\tSIZE\tSPEED\tLICENCE\tFETCHED\tDESCRIPTION")
 	for _, e := range entries {
-		dir, ok, err := backbone.CachedDir(e.Name, f.fetchOptions(false))
+		_, ok, err := backbone.CachedDir(e.Name, f.fetchOptions(false))
 		if err != nil {
 			return err
 		}
 		state := "no"
 		if ok {
-			state = dir
+			state = "yes"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", e.Name, state, e.Description)
+		fmt.Fprintf(tw, "%s\t%dx%d\t%d\t%.1f MB\t%s\t%s\t%s\t%s\n", e.Name, e.Input, e.Input, e.Features, e.SizeMB, e.Speed(), e.License, state, e.Description)
 	}
 	return tw.Flush()
 }
@@ -149,6 +210,17 @@ func runInspect(ctx context.Context, f *factory, arg string) error {
 		fmt.Fprintf(ios.Out, "  logits %q: %d classes, labels %s\n", spec.Logits.Key, spec.Logits.Size, spec.Labels)
 	}
 	fmt.Fprintf(ios.Out, "  source %s sha256 %s (%s)\n", spec.Source.File, spec.Source.SHA256, spec.Source.Tool)
+	for _, kv := range [][2]string{{"package", spec.Source.Package}, {"licence", spec.Source.License}, {"digest", spec.Digest}} {
+		if kv[1] != "" {
+			fmt.Fprintf(ios.Out, "  %s %s\n", kv[0], kv[1])
+		}
+	}
+	if e, err := models.Lookup(arg); err == nil {
+		fmt.Fprintf(ios.Out, "provenance of %s:\n", e.Name)
+		for _, line := range e.Provenance() {
+			fmt.Fprintf(ios.Out, "  %s\n", line)
+		}
+	}
 	b, err := backbone.Open(dir, backbone.Options{})
 	if err != nil {
 		fmt.Fprintf(ios.Out, "check: %v\n", err)

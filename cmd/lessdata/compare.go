@@ -21,7 +21,7 @@ type compareOptions struct {
 }
 
 // methodFlagPrefixes name the per-method flags of commands that run several methods.
-var methodFlagPrefixes = map[string]string{"size": "scratch-", "views": "transfer-"}
+var methodFlagPrefixes = map[string]string{"size": "scratch-", "views": "transfer-", "augment": "transfer-"}
 
 func newCompareCmd(f *factory, runF func(context.Context, *compareOptions) error) *cobra.Command {
 	o := &compareOptions{Spec: experiment.DefaultSpec()}
@@ -51,6 +51,9 @@ at once, so the same command resumes after Ctrl-C.`,
 				return fmt.Errorf("--methods: %w", err)
 			}
 			o.Spec.Flags = prefixed(methodFlagPrefixes)
+			if err := checkHeadFlags(c, o.Spec.Transfer); err != nil {
+				return err
+			}
 			if runF != nil {
 				return runF(c.Context(), o)
 			}

@@ -47,6 +47,9 @@ same command resumes where it stopped.`,
 				return fmt.Errorf("--methods: %w", err)
 			}
 			o.Spec.Flags = prefixed(methodFlagPrefixes)
+			if err := checkHeadFlags(c, o.Spec.Transfer); err != nil {
+				return err
+			}
 			if runF != nil {
 				return runF(c.Context(), o)
 			}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"runtime"
 
 	"github.com/spf13/cobra"
@@ -40,12 +41,28 @@ func scratchFlags(cmd *cobra.Command, s *experiment.ScratchSpec, prefix string) 
 // transferFlags set the transfer method's options; prefix as for scratchFlags.
 func transferFlags(cmd *cobra.Command, t *experiment.TransferSpec, prefix string) {
 	cmd.Flags().StringVar(&t.Backbone, "backbone", t.Backbone, "backbone: a name from lessdata backbones list, or a backbone folder")
+	cmd.Flags().StringVar(&t.Head, "head", t.Head, "transfer: linear (logistic regression solved to convergence, tuned by inner cross-validation on the training images) or mlp (trained with Adam)")
+	cmd.Flags().StringVar(&t.Augment, prefix+"augment", t.Augment, "transfer: auto (inner cross-validation chooses), none, light or article")
 	cmd.Flags().IntVar(&t.Views, prefix+"views", t.Views, "transfer: augmented views per training image whose features are extracted (and cached)")
-	cmd.Flags().BoolVar(&t.NoAugment, prefix+"no-augment", false, "transfer: use the plain images only")
-	cmd.Flags().IntVar(&t.Head.Hidden, "hidden", 0, "transfer: width of a hidden layer in the head (0: linear head)")
-	cmd.Flags().Float32Var(&t.Head.Dropout, "dropout", t.Head.Dropout, "transfer: dropout on the features while training")
-	cmd.Flags().Float32Var(&t.Head.L2, "l2", t.Head.L2, "transfer: L2 penalty on the head's kernels")
-	cmd.Flags().Float32Var(&t.Head.LearningRate, "lr", t.Head.LearningRate, "transfer: Adam's learning rate")
+	cmd.Flags().Float64Var(&t.Threshold, "threshold", 0, "transfer, two classes: probability of the positive class at or above which an image is called positive (default 0.5)")
+	cmd.Flags().Float64Var(&t.TargetSensitivity, "target-sensitivity", 0, "transfer, two classes: set the threshold that reaches this sensitivity on out-of-fold training predictions (linear head)")
+	cmd.Flags().IntVar(&t.MLP.Hidden, "hidden", 0, "mlp head: width of a hidden layer (0: none)")
+	cmd.Flags().Float32Var(&t.MLP.Dropout, "dropout", t.MLP.Dropout, "mlp head: dropout on the features while training")
+	cmd.Flags().Float32Var(&t.MLP.L2, "l2", t.MLP.L2, "mlp head: L2 penalty on the kernels")
+	cmd.Flags().Float32Var(&t.MLP.LearningRate, "lr", t.MLP.LearningRate, "mlp head: Adam's learning rate")
+}
+
+// checkHeadFlags refuses the mlp head's flags with the linear head, where they would do nothing.
+func checkHeadFlags(cmd *cobra.Command, t experiment.TransferSpec) error {
+	if t.Head != experiment.HeadLinear {
+		return nil
+	}
+	for _, f := range []string{"hidden", "dropout", "l2", "lr"} {
+		if cmd.Flags().Changed(f) {
+			return fmt.Errorf("--%s applies to the mlp head, and the head is linear: add --head mlp, or leave --%s out", f, f)
+		}
+	}
+	return nil
 }
 
 // outFlags name the run folder and the positive class.

@@ -28,13 +28,14 @@ func parse[O any](t *testing.T, newCmd func(*factory, func(context.Context, *O) 
 }
 
 func TestCompareFlagsBecomeASpec(t *testing.T) {
-	o, err := parse(t, newCompareCmd, "--data", "D", "--out", "O", "--lr", "0.01", "--transfer-views", "3", "--scratch-size", "32",
+	o, err := parse(t, newCompareCmd, "--data", "D", "--out", "O", "--head", "mlp", "--lr", "0.01", "--transfer-views", "3", "--scratch-size", "32",
 		"--patience", "2", "--keep-best", "--methods", "transfer, scratch", "--folds", "4", "--jobs", "1", "--positive", "car", "--backbone", "B")
 	require.NoError(t, err)
 	s := o.Spec
 	require.Equal(t, []experiment.Method{experiment.Scratch, experiment.Transfer}, s.Methods, "in report order")
 	require.Equal(t, "D", s.Data.Dir)
-	require.Equal(t, float32(0.01), s.Transfer.Head.LearningRate)
+	require.Equal(t, float32(0.01), s.Transfer.MLP.LearningRate)
+	require.Equal(t, experiment.HeadMLP, s.Transfer.Head)
 	require.Equal(t, 3, s.Transfer.Views)
 	require.Equal(t, "B", s.Transfer.Backbone)
 	require.Equal(t, 32, s.Scratch.Size)
@@ -63,10 +64,20 @@ func TestTrainFlagsBecomeASpec(t *testing.T) {
 	require.Equal(t, 128, o.Spec.Fit.SamplesPerEpoch)
 	require.NoError(t, o.Spec.Validate())
 
-	o, err = parse(t, newTrainCmd, "transfer", "--data", "D", "--out", "O", "--views", "2", "--dropout", "1")
+	o, err = parse(t, newTrainCmd, "transfer", "--data", "D", "--out", "O", "--views", "2", "--head", "mlp", "--dropout", "1")
 	require.NoError(t, err)
 	require.Equal(t, experiment.Transfer, o.Method)
 	require.ErrorContains(t, o.Spec.Validate(), "--dropout 1 must be at least 0 and below 1")
+
+	// The linear head is the default; its choices are flags too, and the mlp head's are refused.
+	o, err = parse(t, newTrainCmd, "transfer", "--data", "D", "--out", "O", "--augment", "light", "--target-sensitivity", "0.9")
+	require.NoError(t, err)
+	require.Equal(t, experiment.HeadLinear, o.Spec.Transfer.Head)
+	require.Equal(t, "light", o.Spec.Transfer.Augment)
+	require.Equal(t, 0.9, o.Spec.Transfer.TargetSensitivity)
+	require.NoError(t, o.Spec.Validate())
+	_, err = parse(t, newTrainCmd, "transfer", "--data", "D", "--out", "O", "--lr", "0.01")
+	require.ErrorContains(t, err, "--lr applies to the mlp head")
 }
 
 func TestCurveFlags(t *testing.T) {

@@ -56,9 +56,11 @@ func TestBadOptionsFailBeforeTraining(t *testing.T) {
 	}{
 		{[]string{"--backbone", "resnet50"}, "--backbone resnet50"},
 		{[]string{"--backbone", filepath.Join(t.TempDir(), "no", "such")}, "does not exist"},
-		{[]string{"--dropout", "1"}, "--dropout 1"},
-		{[]string{"--lr", "-1"}, "--lr -1"},
-		{[]string{"--lr", "1e10"}, "--lr 1e+10"},
+		{[]string{"--head", "mlp", "--dropout", "1"}, "--dropout 1"},
+		{[]string{"--head", "mlp", "--lr", "-1"}, "--lr -1"},
+		{[]string{"--head", "mlp", "--lr", "1e10"}, "--lr 1e+10"},
+		{[]string{"--lr", "0.1"}, "--lr applies to the mlp head"},
+		{[]string{"--transfer-augment", "heavy"}, `--transfer-augment "heavy"`},
 		{[]string{"--transfer-views", "0"}, "--transfer-views 0"},
 		{[]string{"--transfer-views", "-1"}, "--transfer-views -1"},
 		{[]string{"--jobs", "0", "--folds", "2"}, "--jobs 0"},
@@ -103,7 +105,7 @@ func TestGridsStopEarly(t *testing.T) {
 		out := filepath.Join(t.TempDir(), "g")
 		// A learning rate this high makes the validation loss jump about: early stopping acts.
 		all := withTiny(t, append(args, "--data", data, "--out", out, "--epochs", "40", "--patience", "1", "--keep-best", "--batch", "4",
-			"--methods", "transfer", "--lr", "0.5", "--transfer-views", "1", "--jobs", "1", "--no-audit")...)
+			"--methods", "transfer", "--head", "mlp", "--lr", "0.5", "--transfer-views", "1", "--jobs", "1", "--no-audit")...)
 		_, stderr, err := run(t, all...)
 		require.NoError(t, err, stderr)
 		cells, err := filepath.Glob(filepath.Join(out, "cells", "*.json"))

@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -116,7 +115,7 @@ func TestFetchListInspect(t *testing.T) {
 
 	out, _, err = run(t, withMirror(t, "backbones", "list")...)
 	require.NoError(t, err)
-	require.Regexp(t, `mobilenet_v1_025\s+`+regexp.QuoteMeta(dir), out)
+	require.Regexp(t, `mobilenet_v1_025\s+128x128\s+256\s+.*yes`, out)
 	require.Regexp(t, `mobilenet_v2\s+`, out)
 
 	out, _, err = run(t, withMirror(t, "backbones", "inspect", dir)...)

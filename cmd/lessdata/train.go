@@ -60,16 +60,28 @@ func newTrainTransferCmd(f *factory, runF func(context.Context, *trainOptions) e
 	cmd := &cobra.Command{
 		Use:   "transfer --data DIR --backbone NAME|DIR --out RUN",
 		Short: "Fit a small head on the features of a frozen pretrained backbone, with augmentation",
-		Long: `Fit a small head (sigmoid for two classes, softmax for more) on the features of a frozen,
-pretrained backbone. Each training image gives --views augmented variants (the same
-augmentation as scratch) whose features are extracted once and cached; every step draws one
-variant per image. Validation features come from the plain images.
+		Long: `Fit a head on the features of a frozen, pretrained backbone (features are extracted once and
+cached).
+
+The default head is linear: an L2-regularised logistic regression solved to convergence.
+Stratified 5-fold cross-validation on the training images alone chooses the augmentation
+(--augment auto: none, light or the article's; each training image gives --views augmented
+views, and the views of an image never sit on both sides of a fold), the feature
+normalisation and the strength C. The validation images are never used to choose anything.
+--head mlp instead trains a small network with Adam for --epochs (--hidden, --dropout, --l2,
+--lr), with the article's augmentation.
+
+For two classes, --threshold sets the decision threshold, or --target-sensitivity sets it
+from out-of-fold predictions on the training images.
 
 RUN receives the model bundle (bundle.json naming the backbone and its sha256, model/),
-history, metrics and curves.`,
+metrics, and what was chosen and why (bundle.json's training record).`,
 		Example: `  lessdata train transfer --data ../shared/datasets/hymenoptera --backbone mobilenet_v2 --out runs/transfer`,
 		Args:    cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
+			if err := checkHeadFlags(c, o.Spec.Transfer); err != nil {
+				return err
+			}
 			if runF != nil {
 				return runF(c.Context(), o)
 			}

@@ -1,0 +1,294 @@
+package finetune
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"github.com/lessdata/lessdata/augment"
+	"github.com/lessdata/lessdata/backbone"
+	"github.com/lessdata/lessdata/head"
+)
+
+// Augmentation names a set of training views for the linear head.
+type Augmentation string
+
+// The augmentations the linear head can be trained with. Views always include the plain image.
+const (
+	// AugmentNone trains on the plain images only.
+	AugmentNone Augmentation = "none"
+	// AugmentLight adds views of augment.Light: flips, small shifts and zoom, mild brightness.
+	AugmentLight Augmentation = "light"
+	// AugmentArticle adds views of the article's heavy augmentation (augment.Article).
+	AugmentArticle Augmentation = "article"
+)
+
+// Augmentations lists them from the mildest; auto tries them in this order, and a tie goes to
+// the milder.
+var Augmentations = []Augmentation{AugmentNone, AugmentLight, AugmentArticle}
+
+// params returns the augmentation's transforms.
+func (a Augmentation) params() augment.Params {
+	if a == AugmentArticle {
+		return augment.Article()
+	}
+	return augment.Light()
+}
+
+// LinearOptions configure the linear transfer recipe.
+type LinearOptions struct {
+	Backbone *backbone.Backbone
+	// Cache keeps features across runs; nil keeps them in memory only.
+	Cache *backbone.FeatureCache
+	// Augment are the candidate augmentations; with more than one, inner cross-validation on the
+	// training images chooses (nil: all of Augmentations).
+	Augment []Augmentation
+	// Views is the number of augmented views per training image (DefaultViews when 0).
+	Views int
+	// Folds is the number of inner cross-validation folds (5 when 0; fewer when a class has
+	// fewer images).
+	Folds int
+	// Norms are the candidate feature normalisations (nil: L2 only, which beat standardisation on
+	// every backbone and dataset measured, most at a few images per class).
+	Norms []head.Normalization
+	// Seed seeds the views and the folds.
+	Seed uint64
+	// TargetSensitivity, for two classes, sets the decision threshold on the probability of
+	// class Positive at the value that reaches this sensitivity on the out-of-fold predictions
+	// of the training images (0: no target).
+	TargetSensitivity float64
+	Positive          int
+	// Threshold, for two classes, is the decision threshold when there is no target (0.5 when 0).
+	Threshold float64
+	// OnFeatures reports feature extraction progress.
+	OnFeatures func(done, total int)
+}
+
+// AugmentChoice is one candidate augmentation with its inner cross-validation.
+type AugmentChoice struct {
+	Augment Augmentation `json:"augment"`
+	// Candidates are the (normalisation, C) pairs tried, with their scores; Best is the chosen.
+	Candidates []head.Candidate `json:"candidates"`
+	Best       int              `json:"best"`
+}
+
+// Score returns the candidate's best inner cross-validation log-loss and accuracy.
+func (c AugmentChoice) Score() head.Candidate { return c.Candidates[c.Best] }
+
+// LinearHead is a linear head fitted to convergence on frozen features, with what was chosen
+// on the training images and why.
+type LinearHead struct {
+	Model *head.Model `json:"-"`
+	// Augment, Normalization and C are the choices, Choices every candidate augmentation's inner
+	// cross-validation over Folds folds (empty when too few images allowed none: then C is 1 and
+	// the normalisation L2).
+	Augment       Augmentation       `json:"augment"`
+	Normalization head.Normalization `json:"normalization"`
+	C             float64            `json:"c"`
+	Choices       []AugmentChoice    `json:"inner_cv"`
+	Folds         int                `json:"inner_folds"`
+	// Threshold is the decision threshold of a two-class head, ThresholdRule how it was set.
+	Threshold     float64 `json:"threshold"`
+	ThresholdRule string  `json:"threshold_rule"`
+	// Val holds the validation images' class probabilities.
+	Val [][]float32 `json:"-"`
+}
+
+// Linear fits the default transfer head: an L2-regularised logistic regression solved to
+// convergence (package head) on the backbone features of the training images and of their
+// augmented views. Inner stratified k-fold cross-validation over the training images (the views
+// of an image always on its side of a fold, held-out scores on plain images only) chooses the
+// augmentation, the feature normalisation and the strength C; with a target sensitivity, the
+// out-of-fold probabilities set the threshold. The validation images are only predicted.
+func Linear(ctx context.Context, classes []string, train, val Keyed, opt LinearOptions) (*LinearHead, error) {
+	if opt.Backbone == nil {
+		return nil, fmt.Errorf("transfer: no backbone")
+	}
+	if len(train.Images) == 0 || len(val.Images) == 0 {
+		return nil, fmt.Errorf("transfer: need training and validation images (got %d and %d)", len(train.Images), len(val.Images))
+	}
+	augs := opt.Augment
+	if len(augs) == 0 {
+		augs = Augmentations
+	}
+	views := opt.Views
+	if views <= 0 {
+		views = DefaultViews
+	}
+	norms := opt.Norms
+	if norms == nil {
+		norms = []head.Normalization{head.NormL2}
+	}
+	f, err := extractLinear(ctx, train, val, augs, views, opt)
+	if err != nil {
+		return nil, err
+	}
+	trainPlain, valPlain, viewFeats := f.trainPlain, f.valPlain, f.views
+	h := &LinearHead{Threshold: opt.Threshold, ThresholdRule: "given"}
+	if h.Threshold == 0 {
+		h.Threshold, h.ThresholdRule = 0.5, "default"
+	}
+	h.Folds = InnerFolds(train.Labels, len(classes), opt.Folds)
+	if h.Folds < 2 {
+		// Too few images per class for inner cross-validation: a plain, moderate fit.
+		ds := linearSet(trainPlain, nil, train.Labels, len(classes))
+		if h.Model, err = head.Fit(ctx, ds, 1, head.NormL2); err != nil {
+			return nil, fmt.Errorf("transfer: %w", err)
+		}
+		h.Augment = AugmentNone
+	} else {
+		var best *head.CVResult
+		for _, a := range augs {
+			ds := linearSet(trainPlain, viewFeats[a], train.Labels, len(classes))
+			res, err := head.FitCV(ctx, ds, head.CVOptions{Folds: h.Folds, Norms: norms, Seed: opt.Seed})
+			if err != nil {
+				return nil, fmt.Errorf("transfer: augmentation %s: %w", a, err)
+			}
+			c := AugmentChoice{Augment: a, Candidates: res.Candidates, Best: res.Best}
+			h.Choices = append(h.Choices, c)
+			if best == nil || c.Score().LogLoss < best.Candidates[best.Best].LogLoss-head.TieTolerance {
+				best, h.Model, h.Augment = res, res.Model, a
+			}
+		}
+		if opt.TargetSensitivity > 0 {
+			if len(classes) != 2 {
+				return nil, fmt.Errorf("transfer: a target sensitivity needs two classes, these are %d", len(classes))
+			}
+			p := make([]float64, len(train.Labels))
+			y := make([]int, len(train.Labels))
+			for i, l := range train.Labels { // the plain rows come first
+				p[i] = best.OOF[i][opt.Positive]
+				if l == opt.Positive {
+					y[i] = 1
+				}
+			}
+			if h.Threshold, err = head.SensitivityThreshold(p, y, opt.TargetSensitivity); err != nil {
+				return nil, fmt.Errorf("transfer: %w", err)
+			}
+			h.ThresholdRule = fmt.Sprintf("sensitivity %.2f on out-of-fold training predictions", opt.TargetSensitivity)
+		}
+	}
+	h.Normalization, h.C = h.Model.Normalization(), h.Model.C()
+	probs, err := h.Model.Predict(valPlain)
+	if err != nil {
+		return nil, fmt.Errorf("transfer: %w", err)
+	}
+	h.Val = make([][]float32, len(probs))
+	for i, p := range probs {
+		h.Val[i] = make([]float32, len(p))
+		for k, v := range p {
+			h.Val[i][k] = float32(v)
+		}
+	}
+	return h, nil
+}
+
+// WarmLinear extracts into opt.Cache every feature Linear asks for when set's images are used
+// for training (plain and every candidate augmentation's views) and for validation, so that many
+// fits over subsets or folds of set extract each vector once.
+func WarmLinear(ctx context.Context, set Keyed, opt LinearOptions) error {
+	augs := opt.Augment
+	if len(augs) == 0 {
+		augs = Augmentations
+	}
+	views := opt.Views
+	if views <= 0 {
+		views = DefaultViews
+	}
+	_, err := extractLinear(ctx, set, Keyed{}, augs, views, opt)
+	return err
+}
+
+// linearFeatures are the features of a linear fit: plain training and validation images, and
+// each augmentation's views of the training images ([augmentation][image][view]).
+type linearFeatures struct {
+	trainPlain, valPlain [][]float32
+	views                map[Augmentation][][][]float32
+}
+
+func extractLinear(ctx context.Context, train, val Keyed, augs []Augmentation, views int, opt LinearOptions) (*linearFeatures, error) {
+	exs := map[Augmentation]*extractor{}
+	total := len(train.Images) + len(val.Images)
+	var done int
+	progress := func(int, int) {}
+	if opt.OnFeatures != nil {
+		progress = func(n, _ int) { opt.OnFeatures(done+n, total) }
+	}
+	for _, a := range augs {
+		if a == AugmentNone {
+			continue
+		}
+		ex, _, err := newExtractor(&TransferOptions{Backbone: opt.Backbone, Cache: opt.Cache, Augment: a.params(), Views: views,
+			Fit: FitOptions{Seed: opt.Seed}})
+		if err != nil {
+			return nil, err
+		}
+		exs[a] = ex
+		total += len(train.Images) * views
+	}
+	plainEx, _, err := newExtractor(&TransferOptions{Backbone: opt.Backbone, Cache: opt.Cache, NoAugment: true, Fit: FitOptions{Seed: opt.Seed}})
+	if err != nil {
+		return nil, err
+	}
+	run := func(ex *extractor, n int, f func() error) error {
+		ex.progress, ex.total, ex.done = progress, total, 0
+		err := f()
+		done += n
+		return err
+	}
+	f := &linearFeatures{views: map[Augmentation][][][]float32{}}
+	if err := run(plainEx, len(train.Images), func() (err error) { f.trainPlain, err = plainEx.plain(ctx, train); return }); err != nil {
+		return nil, err
+	}
+	if err := run(plainEx, len(val.Images), func() (err error) { f.valPlain, err = plainEx.plain(ctx, val); return }); err != nil {
+		return nil, err
+	}
+	for _, a := range augs {
+		if ex := exs[a]; ex != nil {
+			var v [][][]float32
+			if err := run(ex, len(train.Images)*views, func() (err error) { v, err = ex.augmented(ctx, train, views); return }); err != nil {
+				return nil, err
+			}
+			f.views[a] = v
+		}
+	}
+	return f, nil
+}
+
+// InnerFolds returns the number of inner cross-validation folds: want (5 when 0), at most the
+// number of images of the smallest class.
+func InnerFolds(labels []int, classes, want int) int {
+	if want <= 0 {
+		want = 5
+	}
+	counts := make([]int, classes)
+	for _, l := range labels {
+		counts[l]++
+	}
+	return min(want, slices.Min(counts))
+}
+
+// linearSet is the head's training set: every image's plain features (scored in
+// cross-validation), then its augmented views (trained on, never scored), all grouped by image.
+func linearSet(plain [][]float32, views [][][]float32, labels []int, classes int) head.Dataset {
+	ds := head.Dataset{Classes: classes}
+	for i, f := range plain {
+		ds.X, ds.Labels, ds.Groups, ds.Valid = append(ds.X, f), append(ds.Labels, labels[i]), append(ds.Groups, i), append(ds.Valid, true)
+	}
+	for i, vs := range views {
+		for _, f := range vs {
+			ds.X, ds.Labels, ds.Groups, ds.Valid = append(ds.X, f), append(ds.Labels, labels[i]), append(ds.Groups, i), append(ds.Valid, false)
+		}
+	}
+	return ds
+}
+
+// PlainFeatures returns the backbone features of set's plain images, through the cache.
+func PlainFeatures(ctx context.Context, set Keyed, b *backbone.Backbone, cache *backbone.FeatureCache, progress func(done, total int)) ([][]float32, error) {
+	ex, _, err := newExtractor(&TransferOptions{Backbone: b, Cache: cache, NoAugment: true, OnFeatures: progress})
+	if err != nil {
+		return nil, err
+	}
+	ex.total = len(set.Images)
+	return ex.plain(ctx, set)
+}
