@@ -1,9 +1,3 @@
-// Package audit inspects a small image dataset before training: exact and near duplicates
-// within and across splits (leaks), duplicates whose labels disagree, images that do not look
-// like their class (label suspects under cross-validated predictions on backbone features, and
-// outliers), placeholders and junk (tiny, uniform, transparent, non-photo images), class and
-// split balance, and files that cannot be decoded. It trains no user model and never changes
-// the data folder: --fix style cleaning goes through an exclusion list (exclude.go).
 package audit
 
 import (
@@ -162,7 +156,8 @@ type Options struct {
 
 // Run audits ds: it decodes every image once (in parallel), hashes and measures it, and with
 // a backbone extracts the plain image's features, then looks for duplicates, junk, label
-// problems and imbalance. Files that fail to decode are reported in Skipped, with ds.Skipped.
+// problems and imbalance. Files that fail to decode are reported in Skipped, with ds.Skipped
+// (but for Thumbs.db and desktop.ini, which are not meant to be images).
 func Run(ctx context.Context, ds *dataset.Dataset, opt Options) (*Report, error) {
 	start := time.Now()
 	if ds == nil || len(ds.Classes) == 0 {

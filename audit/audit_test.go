@@ -3,10 +3,12 @@ package audit
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"image"
 	"image/png"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -157,7 +159,7 @@ func TestOutputs(t *testing.T) {
 		f.Close()
 		require.NoError(t, err)
 		require.Equal(t, sheetWidth, img.Bounds().Dx())
-		require.Greater(t, img.Bounds().Dy(), 2*sheetRowH)
+		require.Greater(t, img.Bounds().Dy(), len(rep.Groups)*thumbSide)
 		require.Greater(t, distinctColours(img), 1000, "thumbnails are drawn")
 	}
 
@@ -201,4 +203,76 @@ func TestBalanceNotes(t *testing.T) {
 	notes := strings.Join(b.Notes, "\n")
 	require.Contains(t, notes, "class b has 12 training images, less than half")
 	require.Contains(t, notes, "class b puts 50% of its images in validation")
+}
+
+// Issue 13, item 7: the contact sheet numbers groups as the summary and audit.json do, shows
+// the suggested class of each label suspect and full class names, and pages instead of
+// leaving rows out.
+func TestContactSheetPages(t *testing.T) {
+	dir := t.TempDir()
+	p, err := audittest.Plant(dir, 6)
+	require.NoError(t, err)
+	r := audit(t, dir, Options{Quick: true})
+	var buf bytes.Buffer
+	r.Summary(&buf)
+	for i, g := range r.Groups {
+		require.Equal(t, i+1, g.ID)
+		require.Regexp(t, "(?m)^"+regexp.QuoteMeta(g.Title())+" +"+regexp.QuoteMeta(g.describe())+"$", buf.String())
+	}
+	raw, err := json.Marshal(r)
+	require.NoError(t, err)
+	require.Contains(t, string(raw), `"id":2,"kind":"near"`)
+
+	long := "a_class_name_far_too_long_for_one_thumbnail_line"
+	suspect := Flag{ItemRef: ItemRef{Path: p.LeakSource, Split: SplitTrain, Class: long}, Kind: KindLabelSuspect, Score: 0.1,
+		Reason: "cross-validated p = 0.1", SuggestedClass: "stripes_" + long}
+	for range 60 {
+		r.Flags = append(r.Flags, suspect)
+	}
+	rows := r.rows()
+	require.Len(t, rows, len(r.Groups)+len(r.LookAlikes)+len(r.Flags), "every group and flag has a row")
+	require.True(t, strings.HasPrefix(rows[0].caption[0], "group 1: "), rows[0].caption[0])
+	last := rows[len(rows)-1]
+	require.Equal(t, "looks like", last.notes[0][0])
+	require.Equal(t, "stripes_"+long, strings.Join(last.notes[0][1:], ""), "the suggested class is under the thumbnail, whole")
+	require.Equal(t, "train/"+long+filepath.Base(p.LeakSource), strings.Join(last.labels[0], ""), "the class name is wrapped, not cut")
+	for _, l := range append(last.labels[0], last.notes[0]...) {
+		require.LessOrEqual(t, len(l), thumbChars)
+	}
+	for _, l := range last.caption {
+		require.LessOrEqual(t, len(l), sheetMaxText)
+	}
+	require.Contains(t, strings.Join(last.caption, " "), "(looks like stripes_"+long+")")
+
+	out := filepath.Join(t.TempDir(), "contact_sheet.png")
+	pages := r.ContactSheetPages(out)
+	require.Greater(t, len(pages), 1)
+	require.Equal(t, filepath.Join(filepath.Dir(out), "contact_sheet_2.png"), pages[1])
+	require.NoError(t, r.WriteContactSheet(out))
+	total := 0
+	for _, page := range pages {
+		f, err := os.Open(page)
+		require.NoError(t, err)
+		img, err := png.Decode(f)
+		f.Close()
+		require.NoError(t, err)
+		require.LessOrEqual(t, img.Bounds().Dy(), sheetMaxPageH+200)
+		total += img.Bounds().Dy()
+	}
+	sum := 0
+	for _, row := range rows {
+		sum += row.height()
+	}
+	require.Greater(t, total, sum, "the pages hold every row")
+}
+
+func TestWrapKeepsEveryCharacter(t *testing.T) {
+	for _, s := range []string{"", "short", "two words here and more words to wrap around", "averyveryveryverylongwordwithoutspaces and more"} {
+		lines := wrap(s, 10)
+		require.NotEmpty(t, lines)
+		for _, l := range lines {
+			require.LessOrEqual(t, len(l), 10)
+		}
+		require.Equal(t, strings.ReplaceAll(s, " ", ""), strings.ReplaceAll(strings.Join(lines, ""), " ", ""))
+	}
 }

@@ -97,7 +97,7 @@ func TestFeatureChecksOnPlantedSet(t *testing.T) {
 	g := groupWith(r, leakSource, leak)
 	require.NotNil(t, g)
 	require.True(t, g.Leak)
-	require.Equal(t, "phash+features", g.By, "the resized copy is a perceptual and a feature near-duplicate")
+	require.Equal(t, "phash+aligned+features", g.By, "the resized copy is a perceptual, pixel and feature near-duplicate")
 	require.GreaterOrEqual(t, g.Similarity, r.Thresholds.Similarity)
 	require.Len(t, r.Groups, 1, "distinct photos are not feature near-duplicates")
 

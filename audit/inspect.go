@@ -13,7 +13,7 @@ import (
 	"github.com/lessdata/lessdata/internal/files"
 
 	"github.com/corona10/goimagehash"
-	"golang.org/x/image/draw"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/lessdata/lessdata/dataset"
 	"github.com/lessdata/lessdata/dataset/tfdecode"
@@ -34,11 +34,12 @@ type entry struct {
 
 	w, h     int
 	pixHash  [32]byte // sha256 of the decoded RGBA at full size
-	fileHash string   // finetune.FileHash of the file, keys the feature cache
+	fileHash string   // files.SHA256 of the file: finds identical files, keys the feature cache
 	phash    uint64
 	dhash    uint64
 	stats    imageStats
 	thumb    *image.RGBA // at most thumbSide x thumbSide, transparency over white
+	grey     []uint8     // alignGrey of the image, for the pixel check of near copies
 	input    *dataset.Image
 	feat     []float32 // backbone features of the plain image (nil without a backbone)
 }
@@ -63,45 +64,49 @@ type imageStats struct {
 // thumbnail and, when in is given (the backbone's input size), the backbone input image.
 // progress is called after each image (serialised).
 func inspect(ctx context.Context, entries []*entry, in image.Point, progress func(done int)) error {
-	jobs := make(chan *entry)
-	var wg sync.WaitGroup
 	var mu sync.Mutex
 	done := 0
-	for range min(runtime.GOMAXPROCS(0), max(len(entries), 1)) {
-		wg.Go(func() {
-			for e := range jobs {
-				if ctx.Err() != nil {
-					continue
-				}
-				e.err = e.inspect(in)
-				mu.Lock()
-				done++
-				if progress != nil {
-					progress(done)
-				}
-				mu.Unlock()
+	return parallel(ctx, len(entries), func(k int) {
+		entries[k].err = entries[k].inspect(in)
+		mu.Lock()
+		defer mu.Unlock()
+		done++
+		if progress != nil {
+			progress(done)
+		}
+	})
+}
+
+// parallel calls f(0), ..., f(n-1) on GOMAXPROCS goroutines and returns ctx's error if it is
+// cancelled first.
+func parallel(ctx context.Context, n int, f func(int)) error {
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(runtime.GOMAXPROCS(0))
+	for k := range n {
+		if gctx.Err() != nil {
+			break
+		}
+		g.Go(func() error {
+			if err := gctx.Err(); err != nil {
+				return err
 			}
+			f(k)
+			return nil
 		})
 	}
-feed:
-	for _, e := range entries {
-		select {
-		case jobs <- e:
-		case <-ctx.Done():
-			break feed
-		}
+	if err := g.Wait(); err != nil {
+		return err
 	}
-	close(jobs)
-	wg.Wait()
 	return ctx.Err()
 }
 
 // inspect decodes one image and computes what the checks need.
 func (e *entry) inspect(in image.Point) error {
-	img, err := dataset.DecodeFile(e.abs, 0, tfdecode.Decode)
+	stored, o, err := dataset.DecodeStored(e.abs, 0, tfdecode.Decode)
 	if err != nil {
 		return err
 	}
+	img := dataset.Upright(stored, o)
 	b := img.Bounds()
 	rgba := image.NewRGBA(image.Rect(0, 0, b.Dx(), b.Dy()))
 	stddraw.Draw(rgba, rgba.Rect, img, b.Min, stddraw.Src)
@@ -124,28 +129,14 @@ func (e *entry) inspect(in image.Point) error {
 	}
 	e.phash, e.dhash = ph.GetHash(), dh.GetHash()
 	e.thumb, _ = reduce(work, thumbSide)
-	if in != (image.Point{}) { // features wanted: the file's hash keys the feature cache
-		if e.fileHash, err = files.SHA256(e.abs); err != nil {
-			return fmt.Errorf("hash %s: %w", e.abs, err)
-		}
-		e.input = backboneInput(img, in.X, in.Y)
+	e.grey = alignGrey(work)
+	if e.fileHash, err = files.SHA256(e.abs); err != nil {
+		return fmt.Errorf("hash %s: %w", e.abs, err)
+	}
+	if in != (image.Point{}) { // features wanted: the same input as every other feature path
+		e.input = dataset.Resize(stored, o, in.X, in.Y)
 	}
 	return nil
-}
-
-// backboneInput resizes img to w x h as dataset.LoadImage does (bilinear, transparency over
-// white), so the features match those the training commands compute and cache.
-func backboneInput(img image.Image, w, h int) *dataset.Image {
-	dst := image.NewRGBA(image.Rect(0, 0, w, h))
-	for i := range dst.Pix {
-		dst.Pix[i] = 0xFF
-	}
-	draw.BiLinear.Scale(dst, dst.Rect, img, img.Bounds(), draw.Over, nil)
-	out := &dataset.Image{W: w, H: h, Pix: make([]float32, w*h*3)}
-	for i := range w * h {
-		out.Pix[3*i], out.Pix[3*i+1], out.Pix[3*i+2] = float32(dst.Pix[4*i]), float32(dst.Pix[4*i+1]), float32(dst.Pix[4*i+2])
-	}
-	return out
 }
 
 // fit returns the size of a w x h image shrunk (never enlarged) to fit side x side.

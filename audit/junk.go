@@ -7,10 +7,19 @@ import (
 
 // Thresholds are the limits the checks use; Defaults gives the calibrated ones.
 type Thresholds struct {
-	// HashDistance is the largest pHash Hamming distance (of 64 bits) of a near-duplicate pair.
+	// HashDistance is the largest pHash Hamming distance (of 64 bits) of a pair checked as a
+	// possible near copy.
 	HashDistance int `json:"hash_distance"`
-	// Similarity is the smallest cosine similarity of backbone features of a near-duplicate pair.
+	// Similarity is the smallest cosine similarity of (centred) backbone features of a pair
+	// checked as a possible near copy; with a backbone, a near copy must also reach it.
 	Similarity float64 `json:"similarity"`
+	// Aligned is the smallest correlation of the aligned pixels' details that confirms a
+	// possible near copy as a copy.
+	Aligned float64 `json:"aligned"`
+	// LookAlikeDistance: unconfirmed pairs within it (or within Similarity) are look-alikes;
+	// at most MaxLookAlikes of them are listed.
+	LookAlikeDistance int `json:"look_alike_distance"`
+	MaxLookAlikes     int `json:"max_look_alikes"`
 	// TinySide: images whose shorter side is below it are tiny.
 	TinySide int `json:"tiny_side"`
 	// UniformStd: images whose luminance standard deviation is below it are uniform.
@@ -42,7 +51,7 @@ type Thresholds struct {
 // Defaults returns the thresholds calibrated on the shared datasets (hymenoptera, car_vs_bus,
 // chest_xray_pneumonia_small); see the package tests.
 func Defaults() Thresholds {
-	return Thresholds{HashDistance: 4, Similarity: 0.95, TinySide: 32, UniformStd: 4, Transparent: 0.3,
+	return Thresholds{HashDistance: 10, Similarity: 0.95, Aligned: 0.7, LookAlikeDistance: 6, MaxLookAlikes: 50, TinySide: 32, UniformStd: 4, Transparent: 0.3,
 		Placeholder: 0.9, PlaceholderColors: 64, Flat: 0.88, White: 0.85, TextWhite: 0.5, EdgeInk: 0.5, OutlierZ: 4, MaxSuspects: 10, SuspectShare: 0.03, Folds: 5}
 }
 

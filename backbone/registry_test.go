@@ -53,14 +53,14 @@ func TestFetchFromHTTPMirror(t *testing.T) {
 	require.Equal(t, 256, spec.Features.Size)
 	require.Equal(t, "labels.txt", spec.Labels)
 
-	// Cached: no request the second time; Force converts again from the verified downloads.
+	// Cached: no request the second time; Force downloads and converts again.
 	_, err = Fetch(context.Background(), "mobilenet_v1_025", opt)
 	require.NoError(t, err)
 	require.Equal(t, int32(2), hits.Load())
 	opt.Force = true
 	_, err = Fetch(context.Background(), "mobilenet_v1_025", opt)
 	require.NoError(t, err)
-	require.Equal(t, int32(2), hits.Load(), "downloads are reused when their sha256 matches")
+	require.Equal(t, int32(4), hits.Load(), "--force downloads again")
 
 	b, err := Open(dir, Options{})
 	require.NoError(t, err)
@@ -84,7 +84,7 @@ func (f *fakeTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	for _, e := range entries {
 		for _, file := range []*models.File{&e.Model, e.Labels} {
 			if file != nil && file.URL == r.URL.String() {
-				data, err := os.ReadFile(filepath.Join(sharedBackbones, e.Dir, file.File))
+				data, err := os.ReadFile(filepath.Join(sharedBackbones, mirrorDir(e, *file), file.File))
 				if err != nil {
 					return nil, err
 				}
@@ -143,7 +143,7 @@ func TestFetchErrors(t *testing.T) {
 	require.ErrorContains(t, err, "404")
 
 	_, err = Fetch(context.Background(), "no_such_net", FetchOptions{CacheDir: t.TempDir()})
-	require.ErrorContains(t, err, "known: mobilenet_v1_025, mobilenet_v2")
+	require.ErrorContains(t, err, "known: efficientnet_lite0, efficientnet_lite2, mobilenet_v1_025, mobilenet_v2, mobilenet_v2_tf2")
 
 	_, err = Fetch(context.Background(), "mobilenet_v1_025", FetchOptions{CacheDir: t.TempDir(), Mirror: filepath.Join(t.TempDir(), "absent")})
 	require.ErrorContains(t, err, "neither a folder nor an http(s) URL")

@@ -37,6 +37,7 @@ func TestValidate(t *testing.T) {
 		"one class":   func(m *Manifest) { m.Classes = m.Classes[:1] },
 		"input size":  func(m *Manifest) { m.Input.Width = 0 },
 		"no backbone": func(m *Manifest) { m.Backbone = nil },
+		"positive":    func(m *Manifest) { m.Positive = "wasps" },
 	} {
 		m := manifest()
 		m.FormatVersion = FormatVersion

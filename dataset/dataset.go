@@ -1,18 +1,8 @@
-// Package dataset finds the labelled images of a small image-classification
-// dataset on disk and decodes them robustly into RGB float images.
-//
-// Two folder layouts are recognised by [Load]:
-//
-//	DIR/train/<class>/*  and  DIR/validation/<class>/*  (or DIR/val/<class>/*)
-//	DIR/<class>/*        split per class into train and validation by Options.ValSplit
-//
-// Scanning reads only file headers, so it is fast and refuses non-images and
-// oversized images before any pixels are decoded. Pixels are decoded later by
-// [DecodeFile], [LoadImage] or a [Cache].
 package dataset
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -36,8 +26,9 @@ type Item struct {
 
 // Split is the labelled content of one folder of class subfolders.
 type Split struct {
-	Classes []string // class folder names, sorted by name
-	Items   []Item   // readable images, sorted by class then path
+	Classes  []string // class folder names, sorted by name
+	Items    []Item   // readable images, sorted by class then path
+	Warnings []string // one-line notes: run folders ignored, classes of an odd image kind
 }
 
 // Dataset is a scanned dataset with its train and validation items.
@@ -46,7 +37,51 @@ type Dataset struct {
 	Train   []Item   // training items, sorted by class then path
 	Val     []Item   // validation items, sorted by class then path
 	Skipped []Skip   // files that were refused, with reasons
+	// Warnings are one-line notes for the user about what was ignored or looks wrong.
+	Warnings []string
 }
+
+// Drop moves the items whose paths are in failed (files that could not be decoded) from Train
+// and Val to Skipped, so that Counts and len(Skipped) describe what is really used. It returns
+// how many items it removed.
+func (ds *Dataset) Drop(failed ...Skip) int {
+	reason := make(map[string]string, len(failed))
+	for _, f := range failed {
+		reason[f.Path] = f.Reason
+	}
+	n := 0
+	keep := func(items []Item) []Item {
+		out := items[:0]
+		for _, it := range items {
+			if r, bad := reason[it.Path]; bad {
+				ds.Skipped = append(ds.Skipped, Skip{it.Path, r})
+				n++
+				continue
+			}
+			out = append(out, it)
+		}
+		return out
+	}
+	ds.Train, ds.Val = keep(ds.Train), keep(ds.Val)
+	return n
+}
+
+// Counts returns the number of training and validation items of each class.
+func (ds *Dataset) Counts() (train, val []int) {
+	return classCounts(ds.Train, len(ds.Classes)), classCounts(ds.Val, len(ds.Classes))
+}
+
+func classCounts(items []Item, k int) []int {
+	c := make([]int, k)
+	for _, it := range items {
+		c[it.Class]++
+	}
+	return c
+}
+
+// DecodedBytes is the memory n decoded w x h images take (float32 RGB, as Image holds them), for
+// estimating a run's memory before decoding.
+func DecodedBytes(n, w, h int) int64 { return int64(n) * int64(w) * int64(h) * 3 * 4 }
 
 // Skip records a file that was refused while scanning, and why.
 type Skip struct {
@@ -77,15 +112,27 @@ type Options struct {
 // more images.
 //
 // Only file headers are read. Hidden files and folders (names starting with
-// ".") and __MACOSX folders are ignored; so are folders inside class folders.
-// Files that are not readable images or claim more than MaxPixels pixels are
-// listed in Dataset.Skipped.
+// "."), __MACOSX folders, Thumbs.db and desktop.ini are ignored; so are
+// folders inside class folders, and lessdata run folders (see
+// RunFolderSign), which are noted in Dataset.Warnings. Files that are not
+// readable images or claim more than MaxPixels pixels are listed in
+// Dataset.Skipped. A split that would give no validation image is an error,
+// found here, before any decoding.
 func Load(dir string, opt Options) (*Dataset, error) {
+	return LoadContext(context.Background(), dir, opt)
+}
+
+// LoadContext is Load that stops scanning with ctx's error when ctx is
+// cancelled.
+func LoadContext(ctx context.Context, dir string, opt Options) (*Dataset, error) {
 	if err := checkDir(dir); err != nil {
 		return nil, err
 	}
 	subs, err := subdirs(dir)
 	if err != nil {
+		return nil, err
+	}
+	if err := checkSplitNames(dir, subs); err != nil {
 		return nil, err
 	}
 	var train, val string
@@ -102,23 +149,23 @@ func Load(dir string, opt Options) (*Dataset, error) {
 	}
 	switch {
 	case train != "" && val != "":
-		return loadSplitFolders(train, val, opt)
+		return loadSplitFolders(ctx, train, val, opt)
 	case train != "":
-		return loadAndSplit(train, opt)
+		return loadAndSplit(ctx, train, opt)
 	case val != "":
 		return nil, fmt.Errorf("dataset folder %s has %s/ but no train/ folder; add %s with one subfolder per class",
 			dir, filepath.Base(val), filepath.Join(dir, "train"))
 	default:
-		return loadAndSplit(dir, opt)
+		return loadAndSplit(ctx, dir, opt)
 	}
 }
 
-func loadSplitFolders(trainDir, valDir string, opt Options) (*Dataset, error) {
-	tr, trSkips, err := ScanSplit(trainDir, opt.MaxPixels)
+func loadSplitFolders(ctx context.Context, trainDir, valDir string, opt Options) (*Dataset, error) {
+	tr, trSkips, err := ScanSplitContext(ctx, trainDir, opt.MaxPixels)
 	if err != nil {
 		return nil, err
 	}
-	va, vaSkips, err := ScanSplit(valDir, opt.MaxPixels)
+	va, vaSkips, err := ScanSplitContext(ctx, valDir, opt.MaxPixels)
 	if err != nil {
 		return nil, err
 	}
@@ -136,22 +183,52 @@ func loadSplitFolders(trainDir, valDir string, opt Options) (*Dataset, error) {
 	if err := needTwo(tr.Classes, trainDir); err != nil {
 		return nil, err
 	}
-	return &Dataset{Classes: tr.Classes, Train: tr.Items, Val: va.Items, Skipped: append(trSkips, vaSkips...)}, nil
+	return &Dataset{Classes: tr.Classes, Train: tr.Items, Val: va.Items, Skipped: append(trSkips, vaSkips...),
+		Warnings: append(tr.Warnings, va.Warnings...)}, nil
 }
 
-func loadAndSplit(dir string, opt Options) (*Dataset, error) {
+// checkSplitNames refuses split folders whose names differ from train/, validation/ and val/
+// only in case (Train/, Validation/...) when they hold class folders rather than images: they
+// would be taken for classes.
+func checkSplitNames(dir string, subs []string) error {
+	for _, name := range subs {
+		lower := strings.ToLower(name)
+		if lower == name || (lower != "train" && lower != "validation" && lower != "val") {
+			continue
+		}
+		inner, err := subdirs(filepath.Join(dir, name))
+		if err != nil || len(inner) == 0 {
+			continue // it holds images: a class that happens to be called so
+		}
+		return fmt.Errorf("dataset folder %s has %s/ holding folders (%s): lessdata expects lowercase train/ and "+
+			"validation/ (or val/), each with one subfolder per class; rename %s/ to %s/",
+			dir, name, listNames(inner), name, lower)
+	}
+	return nil
+}
+
+// listNames joins up to four names, with the count of the rest.
+func listNames(names []string) string {
+	if len(names) <= 4 {
+		return strings.Join(names, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(names[:4], ", "), len(names)-4)
+}
+
+func loadAndSplit(ctx context.Context, dir string, opt Options) (*Dataset, error) {
 	if !(opt.ValSplit > 0 && opt.ValSplit < 1) {
 		return nil, fmt.Errorf("dataset folder %s has no train/ and validation/ subfolders, so it is split by ValSplit, "+
 			"which is %v; set it between 0 and 1 (e.g. 0.3)", dir, opt.ValSplit)
 	}
-	sp, skips, err := ScanSplit(dir, opt.MaxPixels)
+	sp, skips, err := ScanSplitContext(ctx, dir, opt.MaxPixels)
 	if err != nil {
 		return nil, err
 	}
 	if err := needTwo(sp.Classes, dir); err != nil {
 		return nil, err
 	}
-	ds := &Dataset{Classes: sp.Classes, Skipped: skips}
+	ds := &Dataset{Classes: sp.Classes, Skipped: skips, Warnings: sp.Warnings}
+	var single []string // classes of one image: nothing of theirs goes to validation
 	for ci, name := range sp.Classes {
 		var items []Item
 		for _, it := range sp.Items {
@@ -165,6 +242,7 @@ func loadAndSplit(dir string, opt Options) (*Dataset, error) {
 			nVal = min(max(nVal, 1), n-1)
 		} else {
 			nVal = 0
+			single = append(single, name)
 		}
 		h := fnv.New64a()
 		h.Write([]byte(name))
@@ -176,6 +254,15 @@ func loadAndSplit(dir string, opt Options) (*Dataset, error) {
 		ds.Val = append(ds.Val, val...)
 		ds.Train = append(ds.Train, train...)
 	}
+	if len(ds.Val) == 0 {
+		return nil, fmt.Errorf("dataset folder %s gives no validation image: each class has a single image (%s), and a "+
+			"class needs 2 to give one to validation; add images, or lay out %s and %s with images in both",
+			dir, listNames(single), filepath.Join(dir, "train", "<class>"), filepath.Join(dir, "validation", "<class>"))
+	}
+	if len(single) > 0 {
+		ds.Warnings = append(ds.Warnings, fmt.Sprintf("%d classes have a single image (%s): it is used for training, "+
+			"so validation does not test them; add images to them", len(single), listNames(single)))
+	}
 	return ds, nil
 }
 
@@ -184,15 +271,31 @@ func loadAndSplit(dir string, opt Options) (*Dataset, error) {
 // fails if dir has no class folders or a class folder has no readable image.
 // maxPixels is DefaultMaxPixels when 0.
 func ScanSplit(dir string, maxPixels int64) (*Split, []Skip, error) {
+	return ScanSplitContext(context.Background(), dir, maxPixels)
+}
+
+// ScanSplitContext is ScanSplit that stops with ctx's error when ctx is
+// cancelled.
+func ScanSplitContext(ctx context.Context, dir string, maxPixels int64) (*Split, []Skip, error) {
 	if maxPixels <= 0 {
 		maxPixels = DefaultMaxPixels
 	}
 	if err := checkDir(dir); err != nil {
 		return nil, nil, err
 	}
-	classes, err := subdirs(dir)
+	folders, err := subdirs(dir)
 	if err != nil {
 		return nil, nil, err
+	}
+	sp := &Split{}
+	var classes []string
+	for _, name := range folders {
+		if sign := RunFolderSign(filepath.Join(dir, name)); sign != "" {
+			sp.Warnings = append(sp.Warnings, fmt.Sprintf("ignored %s: it is a lessdata run or audit folder (it holds %s), not a class",
+				filepath.Join(dir, name), sign))
+			continue
+		}
+		classes = append(classes, name)
 	}
 	if len(classes) == 0 {
 		hint := ""
@@ -202,37 +305,107 @@ func ScanSplit(dir string, maxPixels int64) (*Split, []Skip, error) {
 		return nil, nil, fmt.Errorf("no class folders in %s%s; put the images of each class in their own subfolder "+
 			"(%s/<class>/*), or use train/<class>/ and validation/<class>/", dir, hint, dir)
 	}
-	sp := &Split{Classes: classes}
+	sp.Classes = classes
 	var skips []Skip
+	kinds := make([]map[string]int, len(classes)) // per class: image format -> count
 	for ci, name := range classes {
 		cdir := filepath.Join(dir, name)
-		paths, sk, err := scanClass(cdir, maxPixels)
+		paths, formats, sk, err := scanClass(ctx, cdir, maxPixels)
 		if err != nil {
 			return nil, nil, err
 		}
 		skips = append(skips, sk...)
 		if len(paths) == 0 {
+			if inner, _ := subdirs(cdir); len(inner) > 0 {
+				return nil, nil, fmt.Errorf("class folder %s holds folders (%s) but no images: lessdata expects %s "+
+					"(or train/<class>/ and validation/<class>/ in it); if those folders are the classes, pass %s",
+					cdir, listNames(inner), filepath.Join(dir, "<class>", "<image>"), cdir)
+			}
 			return nil, nil, fmt.Errorf("class folder %s has no readable images (%s); add images or remove the folder",
 				cdir, describeSkips(sk))
 		}
-		for _, p := range paths {
+		kinds[ci] = map[string]int{}
+		for i, p := range paths {
 			sp.Items = append(sp.Items, Item{Path: p, Class: ci})
+			kinds[ci][formats[i]]++
 		}
 	}
+	sp.Warnings = append(sp.Warnings, oddKinds(dir, classes, kinds)...)
 	return sp, skips, nil
 }
 
+// oddKinds warns about each class whose images are all of formats that no other class uses
+// (PNG plots among JPEG photos): it is likely not a class at all.
+func oddKinds(dir string, classes []string, kinds []map[string]int) []string {
+	var out []string
+	for ci, mine := range kinds {
+		others := map[string]bool{}
+		for cj, theirs := range kinds {
+			for f := range theirs {
+				if cj != ci {
+					others[f] = true
+				}
+			}
+		}
+		shared := false
+		for f := range mine {
+			shared = shared || others[f]
+		}
+		if shared || len(others) == 0 {
+			continue
+		}
+		out = append(out, fmt.Sprintf("class folder %s holds only %s images, which no other class has (%s): "+
+			"check that it is a class and not, say, plots or screenshots",
+			filepath.Join(dir, classes[ci]), formatList(mine), formatList(others)))
+	}
+	return out
+}
+
+// formatList names the image formats that are keys of m, sorted, upper case.
+func formatList[V any](m map[string]V) string {
+	var fs []string
+	for f := range m {
+		fs = append(fs, strings.ToUpper(f))
+	}
+	sort.Strings(fs)
+	return strings.Join(fs, ", ")
+}
+
+// runFiles are the files by which a folder is recognised as a lessdata run or audit: the run
+// marker (bundle.MarkerFile) and the files runs wrote before it existed. The names are repeated
+// here because package bundle sits above dataset.
+var runFiles = []string{".lessdata-run.json", "bundle.json", "history.json", "compare.json", "cv.json", "curve.json", "audit.json"}
+
+// RunFolderSign returns the name of the file that shows dir to be a lessdata run or audit folder
+// ("config.json and cells/" for a grid), or "" when it is not one. Such folders are never classes.
+func RunFolderSign(dir string) string {
+	isFile := func(name string) bool {
+		st, err := os.Lstat(filepath.Join(dir, name))
+		return err == nil && st.Mode().IsRegular()
+	}
+	for _, name := range runFiles {
+		if isFile(name) {
+			return name
+		}
+	}
+	if st, err := os.Stat(filepath.Join(dir, "cells")); err == nil && st.IsDir() && isFile("config.json") {
+		return "config.json and cells/"
+	}
+	return ""
+}
+
 // scanClass lists the image files directly inside dir (following symlinks),
-// checking each header.
-func scanClass(dir string, maxPixels int64) ([]string, []Skip, error) {
+// checking each header; formats[i] is paths[i]'s image format.
+func scanClass(ctx context.Context, dir string, maxPixels int64) (paths, formats []string, skips []Skip, err error) {
 	ents, err := os.ReadDir(dir)
 	if err != nil {
-		return nil, nil, fmt.Errorf("read class folder %s: %w; check its permissions", dir, err)
+		return nil, nil, nil, fmt.Errorf("read class folder %s: %w; check its permissions", dir, err)
 	}
-	var paths []string
-	var skips []Skip
 	for _, e := range ents {
-		if ignored(e.Name()) {
+		if err := ctx.Err(); err != nil {
+			return nil, nil, nil, err
+		}
+		if Ignored(e.Name()) {
 			continue
 		}
 		p := filepath.Join(dir, e.Name())
@@ -247,29 +420,30 @@ func scanClass(dir string, maxPixels int64) ([]string, []Skip, error) {
 		case info.Size() == 0:
 			skips = append(skips, Skip{p, "empty file (0 bytes)"})
 		default:
-			if err := probeFile(p, maxPixels); err != nil {
+			if format, err := Probe(p, maxPixels); err != nil {
 				skips = append(skips, Skip{p, err.Error()})
 			} else {
-				paths = append(paths, p)
+				paths, formats = append(paths, p), append(formats, format)
 			}
 		}
 	}
-	return paths, skips, nil
+	return paths, formats, skips, nil
 }
 
-// probeFile checks the header of one file: it must be a supported image
-// within the pixel limit.
-func probeFile(path string, maxPixels int64) error {
-	f, err := os.Open(path)
+// Probe checks the header of one file without decoding pixels: it must be a regular file holding
+// a supported image within the pixel limit (DefaultMaxPixels when maxPixels is 0). It returns the
+// image's format ("jpeg", "png", ...).
+func Probe(path string, maxPixels int64) (format string, err error) {
+	f, err := openRegular(path)
 	if err != nil {
-		return err
+		return "", err
 	}
 	defer f.Close()
-	w, h, _, err := imageHeader(f)
+	w, h, format, err := imageHeader(f)
 	if err != nil {
-		return err
+		return "", err
 	}
-	return checkPixels(w, h, maxPixels)
+	return format, checkPixels(w, h, maxPixels)
 }
 
 func checkDir(dir string) error {
@@ -295,7 +469,7 @@ func subdirs(dir string) ([]string, error) {
 	}
 	var names []string
 	for _, e := range ents {
-		if ignored(e.Name()) {
+		if Ignored(e.Name()) {
 			continue
 		}
 		if info, err := os.Stat(filepath.Join(dir, e.Name())); err == nil && info.IsDir() {
@@ -310,14 +484,20 @@ func countFiles(dir string) int {
 	ents, _ := os.ReadDir(dir)
 	n := 0
 	for _, e := range ents {
-		if !ignored(e.Name()) && !e.IsDir() {
+		if !Ignored(e.Name()) && !e.IsDir() {
 			n++
 		}
 	}
 	return n
 }
 
-func ignored(name string) bool { return strings.HasPrefix(name, ".") || name == "__MACOSX" }
+// Ignored reports whether a file or folder name is left out of every listing: hidden names
+// (starting with "."), __MACOSX, and the files Windows leaves in image folders (Thumbs.db,
+// desktop.ini).
+func Ignored(name string) bool {
+	return strings.HasPrefix(name, ".") || name == "__MACOSX" ||
+		strings.EqualFold(name, "Thumbs.db") || strings.EqualFold(name, "desktop.ini")
+}
 
 func needTwo(classes []string, dir string) error {
 	if len(classes) < 2 {

@@ -12,6 +12,7 @@ import (
 	_ "image/png" // register PNG
 	"io"
 	"os"
+	"syscall"
 
 	"github.com/rwcarlsen/goexif/exif"
 	_ "golang.org/x/image/bmp" // register BMP
@@ -45,10 +46,26 @@ type FallbackDecoder func(data []byte) (image.Image, error)
 // otherwise the decoder's own image type is returned unchanged.
 func DecodeFile(path string, maxPixels int64, fallback FallbackDecoder) (image.Image, error) {
 	img, o, err := decodeRaw(path, maxPixels, fallback)
-	if err != nil || o <= 1 {
-		return img, err
+	if err != nil {
+		return nil, err
 	}
-	return orient(toRGBA(img), o), nil
+	return Upright(img, o), nil
+}
+
+// DecodeStored decodes path as DecodeFile does but leaves the image as stored, returning its
+// EXIF orientation (1..8) to apply with Upright or Resize: for callers that want both the
+// full-size upright image and a model input, each made exactly as LoadImage and DecodeFile make
+// them.
+func DecodeStored(path string, maxPixels int64, fallback FallbackDecoder) (img image.Image, orientation int, err error) {
+	return decodeRaw(path, maxPixels, fallback)
+}
+
+// Upright returns an image as stored turned as its EXIF orientation o says (unchanged for o <= 1).
+func Upright(img image.Image, o int) image.Image {
+	if o <= 1 {
+		return img
+	}
+	return orient(toRGBA(img), o)
 }
 
 // LoadImage decodes the file at path as DecodeFile does, composites any
@@ -64,6 +81,13 @@ func LoadImage(path string, w, h int, maxPixels int64, fallback FallbackDecoder)
 	if err != nil {
 		return nil, err
 	}
+	return Resize(img, o, w, h), nil
+}
+
+// Resize is LoadImage's second half, the one path from an image as stored (with its EXIF
+// orientation o) to a w x h model input: transparency composited over white, bilinear scaling,
+// then the orientation applied.
+func Resize(img image.Image, o, w, h int) *Image {
 	// Scale the stored image first and reorient the small result: cheaper, and
 	// the separable bilinear filter commutes with flips and transposes.
 	tw, th := w, h
@@ -86,7 +110,7 @@ func LoadImage(path string, w, h int, maxPixels int64, fallback FallbackDecoder)
 			q[0], q[1], q[2] = float32(row[4*x]), float32(row[4*x+1]), float32(row[4*x+2])
 		}
 	}
-	return out, nil
+	return out
 }
 
 // decodeRaw decodes path without reorienting it and returns the EXIF
@@ -100,7 +124,7 @@ func decodeRaw(path string, maxPixels int64, fallback FallbackDecoder) (img imag
 			img, o, err = nil, 0, fmt.Errorf("decode %s: decoder panicked: %v", path, r)
 		}
 	}()
-	data, err := os.ReadFile(path)
+	data, err := readRegular(path)
 	if err != nil {
 		return nil, 0, fmt.Errorf("decode: %w", err)
 	}
@@ -121,7 +145,15 @@ func decodeRaw(path string, maxPixels int64, fallback FallbackDecoder) (img imag
 	}
 	img, _, err = image.Decode(bytes.NewReader(data))
 	if err != nil {
-		if !isJPEG || !goJPEGRejects(err) {
+		if !isJPEG {
+			return nil, 0, fmt.Errorf("decode %s: %w", path, err)
+		}
+		// libjpeg (TensorFlow's decoder) prints to stderr on a broken file, so only whole files
+		// reach it.
+		if serr := checkJPEGStructure(data); serr != nil {
+			return nil, 0, fmt.Errorf("decode %s: truncated or corrupt JPEG (%v); re-save or remove the file", path, serr)
+		}
+		if !goJPEGRejects(err) {
 			return nil, 0, fmt.Errorf("decode %s: %w", path, err)
 		}
 		if fallback == nil {
@@ -146,6 +178,124 @@ func decodeRaw(path string, maxPixels int64, fallback FallbackDecoder) (img imag
 		o = exifOrientation(data)
 	}
 	return img, o, nil
+}
+
+// readRegular reads the file at path, which must be a regular file: a FIFO or a device is refused
+// without blocking.
+func readRegular(path string) ([]byte, error) {
+	f, err := openRegular(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(f)
+}
+
+// openRegular opens path for reading when it is a regular file (following symbolic links). It is
+// checked before opening, and opened non-blocking and checked again, so a FIFO swapped in
+// between cannot block either.
+func openRegular(path string) (*os.File, error) {
+	if err := CheckRegular(path); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	if info, err := f.Stat(); err != nil || !info.Mode().IsRegular() {
+		f.Close()
+		return nil, fmt.Errorf("%s is not a regular file", path)
+	}
+	return f, nil
+}
+
+// CheckRegular returns nil when path is a regular file (following symbolic links), else an
+// error naming path and what it is ("x.jpg is not a regular file (a named pipe)"), or os.Stat's
+// error.
+func CheckRegular(path string) error {
+	info, err := os.Stat(path)
+	if err != nil {
+		return err
+	}
+	if !info.Mode().IsRegular() {
+		return fmt.Errorf("%s is not a regular file (%s)", path, fileKind(info.Mode()))
+	}
+	return nil
+}
+
+// fileKind names the type of a file that is not regular.
+func fileKind(m os.FileMode) string {
+	switch {
+	case m&os.ModeNamedPipe != 0:
+		return "a named pipe"
+	case m&os.ModeSocket != 0:
+		return "a socket"
+	case m&os.ModeDevice != 0:
+		return "a device"
+	case m.IsDir():
+		return "a folder"
+	}
+	return "not a plain file"
+}
+
+// checkJPEGStructure walks a JPEG's markers from SOI to EOI, skipping the entropy-coded data of
+// each scan. It fails on a file that ends before EOI or holds a marker no JPEG uses.
+func checkJPEGStructure(data []byte) error {
+	if !bytes.HasPrefix(data, []byte{0xFF, 0xD8}) {
+		return errors.New("no start-of-image marker")
+	}
+	errEnd := errors.New("the file ends before the end-of-image marker")
+	i, inScan := 2, false
+	for {
+		if inScan { // entropy-coded data: 0xFF is followed by 0x00 (stuffing), RSTn or a marker
+			j := bytes.IndexByte(data[i:], 0xFF)
+			if j < 0 || i+j+1 >= len(data) {
+				return errEnd
+			}
+			i += j
+			if n := data[i+1]; n == 0x00 || (n >= 0xD0 && n <= 0xD7) {
+				i += 2
+				continue
+			}
+		}
+		if i >= len(data) {
+			return errEnd
+		}
+		if data[i] != 0xFF {
+			return fmt.Errorf("byte %d is %#02x where a marker should be", i, data[i])
+		}
+		for i < len(data) && data[i] == 0xFF { // fill bytes may precede a marker
+			i++
+		}
+		if i >= len(data) {
+			return errEnd
+		}
+		m := data[i]
+		i++
+		switch {
+		case m == 0xD9:
+			return nil
+		case m == 0x01:
+			continue
+		case m >= 0xD0 && m <= 0xD7: // a restart marker: more scan data follows
+			inScan = true
+			continue
+		case m < 0xC0 || m == 0xD8:
+			return fmt.Errorf("invalid marker %#02x at byte %d", m, i-2)
+		}
+		if i+2 > len(data) {
+			return errEnd
+		}
+		n := int(binary.BigEndian.Uint16(data[i:]))
+		if n < 2 {
+			return fmt.Errorf("bad segment length at byte %d", i)
+		}
+		if i+n > len(data) {
+			return errEnd
+		}
+		i += n
+		inScan = m == 0xDA
+	}
 }
 
 // goJPEGRejects reports whether err is image/jpeg refusing a file that

@@ -39,7 +39,8 @@ func TestDecodeWebP(t *testing.T) {
 	im, err := LoadImage(p, 4, 4, 0, nil)
 	require.NoError(t, err)
 	requireColor(t, im, 2, 2, blue, 0)
-	require.NoError(t, probeFile(p, 0))
+	_, err = Probe(p, 0)
+	require.NoError(t, err)
 }
 
 func TestDecodePNGVariants(t *testing.T) {
@@ -145,8 +146,9 @@ func TestJPEGFallback(t *testing.T) {
 	p := writeFile(t, filepath.Join(dir, "odd.jpg"), unsupportedJPEG(t, solid(40, 24, red)))
 
 	// Without a fallback: a clear error, but the header scan accepts it.
-	require.NoError(t, probeFile(p, 0))
-	_, err := DecodeFile(p, 0, nil)
+	_, err := Probe(p, 0)
+	require.NoError(t, err)
+	_, err = DecodeFile(p, 0, nil)
 	require.ErrorContains(t, err, "TensorFlow")
 	require.ErrorContains(t, err, "odd.jpg")
 

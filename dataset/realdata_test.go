@@ -60,7 +60,7 @@ func TestRealJPEGFallback(t *testing.T) {
 		got = append(got, data)
 		return image.NewRGBA(image.Rect(0, 0, 560, 373)), nil
 	}
-	imgs, errs := NewCache(32, 32, 0, fake).Images(context.Background(), cars, nil)
+	imgs, errs := NewDecoder(32, 32, 0, fake).Images(context.Background(), cars, nil)
 	for i := range cars {
 		require.NoError(t, errs[i])
 		require.NotNil(t, imgs[i])
@@ -77,7 +77,7 @@ func benchmarkReal(b *testing.B, size int) {
 	ds, err := Load(filepath.Join(sharedDatasets(b), "hymenoptera"), Options{})
 	require.NoError(b, err)
 	for b.Loop() {
-		_, errs := NewCache(size, size, 0, nil).Images(context.Background(), ds.Train, nil)
+		_, errs := NewDecoder(size, size, 0, nil).Images(context.Background(), ds.Train, nil)
 		for _, err := range errs {
 			require.NoError(b, err)
 		}

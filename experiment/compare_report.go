@@ -105,8 +105,8 @@ func estimate(v, lo, hi float64) string {
 	switch {
 	case math.IsNaN(v):
 		return "n/a"
-	case math.IsNaN(lo) || math.IsNaN(hi):
-		return fmt.Sprintf("%.3f", v)
+	case math.IsNaN(lo) || math.IsNaN(hi) || lo == hi:
+		return fmt.Sprintf("%.3f [n/a]", v) // no spread: an interval [x, x] would claim certainty
 	}
 	return fmt.Sprintf("%.3f [%.3f, %.3f]", v, lo, hi)
 }
@@ -218,7 +218,7 @@ func leakSection(ctx context.Context, cmp *Comparison, thumbs string) (*report.S
 		for _, i := range keep {
 			labels, probs = append(labels, cmp.Labels[i]), append(probs, r.Probs[i])
 		}
-		free, err := report.Evaluate(cmp.Classes, labels, probs, cmp.Positive, 0.5)
+		free, err := report.Score(cmp.Classes, labels, probs, cmp.Positive, 0.5)
 		if err != nil {
 			return nil, err
 		}

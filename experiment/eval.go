@@ -120,7 +120,7 @@ func Evaluate(ctx context.Context, es EvalSpec, env Env, out Output) (*Evaluatio
 	if len(ev.Labels) == 0 {
 		return nil, fmt.Errorf("no image of %s could be read", dir)
 	}
-	if ev.Metrics, err = report.Evaluate(classes, ev.Labels, ev.Probs, pos, 0.5); err != nil {
+	if ev.Metrics, err = report.Score(classes, ev.Labels, ev.Probs, pos, 0.5); err != nil {
 		return nil, err
 	}
 	if out.Dir == "" {

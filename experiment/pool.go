@@ -142,7 +142,7 @@ func (p *Pool) decode(ctx context.Context, ds *dataset.Dataset, trainOnly bool) 
 		w, h := p.inputSize(m)
 		bar := p.ui.bar(len(items), fmt.Sprintf("decoding %dx%d", w, h))
 		done := 0
-		imgs, errs := dataset.NewCache(w, h, 0, tfdecode.Decode).Images(ctx, items, func(int) { done++; bar.Set(done) })
+		imgs, errs := dataset.NewDecoder(w, h, 0, tfdecode.Decode).Images(ctx, items, func(int) { done++; bar.Set(done) })
 		bar.Finish()
 		if err := ctx.Err(); err != nil {
 			return interrupted(err)
@@ -461,6 +461,6 @@ func (o *Outcome) score(positive int, labels []int) error {
 		o.Manifest.Positive = o.Classes[positive]
 	}
 	var err error
-	o.Metrics, err = report.Evaluate(o.Classes, labels, o.Probs, positive, o.Threshold)
+	o.Metrics, err = report.Score(o.Classes, labels, o.Probs, positive, o.Threshold)
 	return err
 }

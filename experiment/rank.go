@@ -133,7 +133,7 @@ func rankOne(ctx context.Context, data *Data, seed uint64, name string, env Env)
 			oof[i][k] = float32(v)
 		}
 	}
-	m, err := report.Evaluate(pool.Classes, train.Labels, oof, pool.positive, 0.5)
+	m, err := report.Score(pool.Classes, train.Labels, oof, pool.positive, 0.5)
 	if err != nil {
 		return Rank{}, 0, err
 	}

@@ -17,7 +17,7 @@ func loadShared(t testing.TB, name string, size int) ([]string, Labelled, Labell
 	dir := shared.Need(t, "datasets/"+name)
 	ds, err := dataset.Load(dir, dataset.Options{})
 	require.NoError(t, err)
-	cache := dataset.NewCache(size, size, 0, tfdecode.Decode)
+	cache := dataset.NewDecoder(size, size, 0, tfdecode.Decode)
 	get := func(items []dataset.Item) Labelled {
 		imgs, errs := cache.Images(context.Background(), items, nil)
 		for _, err := range errs {

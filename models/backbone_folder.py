@@ -6,12 +6,13 @@ input: resize it whole to height x width (bilinear), put its channels in ``color
 map each 0..255 value x of channel c to (x - mean[c]) / std[c].
 
 This module holds the pieces the Python tools and tests share: reading and writing the spec,
-normalising pixels the way the spec says, loading an image the way the tools feed it, and
-reading the labels file.
+the digest of the model files a spec records, normalising pixels the way the spec says, loading
+an image the way the tools feed it, and reading the labels file.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from typing import Any
@@ -36,6 +37,25 @@ def read_spec(folder: str) -> dict[str, Any]:
     if any(s == 0 for s in inp["std"]):
         raise ValueError(f"{path}: input std has a 0")
     return spec
+
+
+def content_digest(folder: str) -> str:
+    """The digest a spec records of its folder's model files (models/digest.go ContentDigest):
+    sha256 over saved_model.pb and every file under variables/, each as its slash-separated
+    relative path, a zero byte, its size in decimal, a zero byte and its bytes, in path order."""
+    paths = ["saved_model.pb"]
+    for root, _, names in os.walk(os.path.join(folder, "variables")):
+        for name in names:
+            full = os.path.join(root, name)
+            if os.path.isfile(full) and not os.path.islink(full):
+                paths.append(os.path.relpath(full, folder).replace(os.sep, "/"))
+    h = hashlib.sha256()
+    for rel in sorted(paths):
+        with open(os.path.join(folder, rel), "rb") as f:
+            data = f.read()
+        h.update(f"{rel}\0{len(data)}\0".encode())
+        h.update(data)
+    return h.hexdigest()
 
 
 def write_spec(folder: str, spec: dict[str, Any]) -> None:

@@ -9,7 +9,7 @@ import (
 
 // ConverterTool identifies this converter's output in a spec's source; a cached backbone made by
 // another version is converted again.
-const ConverterTool = "lessdata ConvertTFLite 1"
+const ConverterTool = "lessdata ConvertTFLite 2"
 
 // ConvertOptions names the converted backbone and records its source.
 type ConvertOptions struct {
@@ -20,7 +20,8 @@ type ConvertOptions struct {
 // ConvertTFLite rebuilds a quantised TFLite image classifier (MobileNet-style: convolutions,
 // depthwise convolutions, adds, pools, reshapes, softmax) as a float TensorFlow graph with the
 // same topology and writes it to dir as a SavedModel with its spec. Weights and biases are
-// dequantised as scale*(q - zero_point); activations stay float. The signature takes float32
+// dequantised as scale*(q - zero_point), with one scale and zero point per channel along the
+// quantised dimension for per-axis (int8 per-channel) tensors; activations stay float. The signature takes float32
 // NHWC images normalised as the spec says (the TFLite input's own quantisation, so that
 // (x - zero_point) * scale reproduces what the quantised model saw) and returns "features", the
 // output of the last global pool flattened, and "logits", the input of the final softmax.
@@ -104,11 +105,8 @@ func ConvertTFLite(m *tflite.Model, dir string, opt ConvertOptions) (*Spec, erro
 	if err := c.s.Err(); err != nil {
 		return nil, fmt.Errorf("convert: %w", err)
 	}
-	if err := tf.WriteSavedModel(dir, g, nil, []tf.Signature{sig}); err != nil {
+	if err := writeBackbone(dir, g, sig, spec); err != nil {
 		return nil, fmt.Errorf("convert: %w", err)
-	}
-	if err := WriteSpec(dir, spec); err != nil {
-		return nil, err
 	}
 	return spec, nil
 }
@@ -305,13 +303,29 @@ func (c *converter) bias(y tf.Output, op *tflite.Operator) (tf.Output, error) {
 }
 
 func (c *converter) intConstant(t int32) ([]int32, []int64, error) {
-	f, shape, err := c.constant(t)
+	tt := &c.sg.Tensors[t]
+	if tt.Quant != nil { // quantised integers stand for floats
+		f, shape, err := c.constant(t)
+		if err != nil {
+			return nil, nil, err
+		}
+		out := make([]int32, len(f))
+		for i, v := range f {
+			out[i] = int32(v)
+		}
+		return out, shape, nil
+	}
+	v, err := c.m.Ints(tt)
 	if err != nil {
 		return nil, nil, err
 	}
-	out := make([]int32, len(f))
-	for i, v := range f {
-		out[i] = int32(v)
+	out := make([]int32, len(v))
+	for i, x := range v {
+		out[i] = int32(x)
+	}
+	shape := make([]int64, len(tt.Shape))
+	for i, d := range tt.Shape {
+		shape[i] = int64(d)
 	}
 	return out, shape, nil
 }

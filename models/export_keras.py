@@ -41,7 +41,7 @@ import keras  # noqa: E402  (after TF_CPP_MIN_LOG_LEVEL)
 import tensorflow as tf  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from backbone_folder import write_spec  # noqa: E402
+from backbone_folder import content_digest, write_spec  # noqa: E402
 
 TOOL = "models/export_keras.py"
 NUM_CLASSES = 1000
@@ -227,6 +227,7 @@ def export_model(
             with open(os.path.join(tmp, "labels.txt"), "w", encoding="utf-8") as f:
                 f.write("\n".join(labels) + "\n")
         spec = make_spec(arch, size, labels is not None, weights_sha256)
+        spec["digest"] = content_digest(tmp)
         write_spec(tmp, spec)
         _replace(tmp, out)
     except BaseException:

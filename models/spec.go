@@ -1,7 +1,3 @@
-// Package models is lessdata's backbone zoo: the manifest of known backbones (where each comes
-// from, its sha256 and how to turn it into a SavedModel), the spec file that sits beside every
-// backbone SavedModel, and the converter from quantised TFLite classifiers to float SavedModels.
-// The Python tools beside this package export Keras applications into the same form.
 package models
 
 import (
@@ -32,6 +28,8 @@ type Spec struct {
 	Logits *OutputSpec `json:"logits,omitempty"`
 	Labels string      `json:"labels,omitempty"`
 	Source SourceSpec  `json:"source"`
+	// Digest, when set, is the ContentDigest of the folder's model files as written.
+	Digest string `json:"digest,omitempty"`
 }
 
 // InputSpec says how an image becomes the model's input: it is resized whole to Height x Width
@@ -59,7 +57,10 @@ type SourceSpec struct {
 	File   string `json:"file"`
 	SHA256 string `json:"sha256"`
 	URL    string `json:"url,omitempty"`
-	Tool   string `json:"tool"`
+	// Package is the pip requirement the file came from (NAME==VERSION), when it came from one.
+	Package string `json:"package,omitempty"`
+	License string `json:"license,omitempty"`
+	Tool    string `json:"tool"`
 }
 
 // Validate checks the spec for values a backbone cannot have.

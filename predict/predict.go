@@ -346,7 +346,7 @@ func (m *Model) Stream(ctx context.Context, paths []string, chunk int, emit func
 				items = append(items, dataset.Item{Path: p})
 			}
 			// A fresh cache per chunk: its images are freed once the chunk is predicted.
-			imgs, errs := dataset.NewCache(w, h, 0, tfdecode.Decode).Images(ctx, items, nil)
+			imgs, errs := dataset.NewDecoder(w, h, 0, tfdecode.Decode).Images(ctx, items, nil)
 			select {
 			case decoded <- chunkOut{start, imgs, errs}:
 			case <-ctx.Done():

@@ -3,6 +3,8 @@ package report
 import (
 	"fmt"
 	"image/color"
+	"slices"
+	"strconv"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -20,18 +22,26 @@ type BandSeries struct {
 }
 
 // WriteBandPlot writes a PNG of lines with their bands (for example a mean and its 95% interval
-// over repeats) to path. logX puts x on a log scale (for numbers of images).
+// over repeats) to path, with the legend below the axes. logX puts x on a log scale (for numbers
+// of images), with a labelled tick at each x of the data when there are at most 12.
 func WriteBandPlot(path, title, xLabel, yLabel string, series []BandSeries, logX bool) error {
-	p := plot.New()
-	p.Title.Text = title
-	p.X.Label.Text = xLabel
-	p.Y.Label.Text = yLabel
-	p.Add(plotter.NewGrid())
-	p.Legend.Top = false
-	p.Legend.Left = false
+	p := newPlot(title, xLabel, yLabel)
+	lg := &legend{}
 	if logX {
 		p.X.Scale = plot.LogScale{}
 		p.X.Tick.Marker = plot.LogTicks{Prec: -1}
+		var xs []float64
+		for _, s := range series {
+			xs = append(xs, s.X...)
+		}
+		slices.Sort(xs)
+		if xs = slices.Compact(xs); len(xs) <= 12 {
+			ticks := make(plot.ConstantTicks, len(xs))
+			for i, x := range xs {
+				ticks[i] = plot.Tick{Value: x, Label: strconv.FormatFloat(x, 'g', 4, 64)}
+			}
+			p.X.Tick.Marker = ticks
+		}
 	}
 	for _, s := range series {
 		n := len(s.X)
@@ -59,16 +69,19 @@ func WriteBandPlot(path, title, xLabel, yLabel string, series []BandSeries, logX
 		for i := range pts {
 			pts[i] = plotter.XY{X: s.X[i], Y: s.Mean[i]}
 		}
-		line, points, err := plotter.NewLinePoints(pts)
+		line, err := styledLine(pts, s.Color, false)
 		if err != nil {
 			return fmt.Errorf("plot %s: %w", title, err)
 		}
-		line.Color, line.Width = c, vg.Points(1.8)
-		points.Color, points.Shape = c, draw.CircleGlyph{}
+		points, err := plotter.NewScatter(pts)
+		if err != nil {
+			return fmt.Errorf("plot %s: %w", title, err)
+		}
+		points.Color, points.Shape, points.Radius = c, draw.CircleGlyph{}, vg.Points(3.5)
 		p.Add(line, points)
-		p.Legend.Add(s.Name, line, points)
+		lg.add(s.Name, line, points)
 	}
-	if err := p.Save(7*vg.Inch, 4.5*vg.Inch, path); err != nil {
+	if err := savePlot(p, lg, path, wideWidth, wideHeight); err != nil {
 		return fmt.Errorf("plot %s: %w", title, err)
 	}
 	return nil

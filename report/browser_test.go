@@ -1,6 +1,8 @@
 package report
 
 import (
+	"context"
+	"fmt"
 	"image/color"
 	"image/png"
 	"os"
@@ -56,5 +58,48 @@ func TestReportOpensInChromium(t *testing.T) {
 	for _, fig := range figures {
 		require.GreaterOrEqualf(t, browsertest.CountColour(shot, fig.colour, 4), fig.w*fig.h*9/10,
 			"%s: pixels of its colour %v in the screenshot", fig.name, fig.colour)
+	}
+}
+
+// TestGalleryAndPlotsOpenInChromium loads a report with the metric plots and a gallery of JPEG
+// thumbnails: every image loads, and the thumbnails' two colours show.
+func TestGalleryAndPlotsOpenInChromium(t *testing.T) {
+	browsertest.Require(t)
+	dir := t.TempDir()
+	m, err := Score(binClasses, binLabels, twoClass(binP1...), 1, 0)
+	require.NoError(t, err)
+	plots := filepath.Join(dir, "plots")
+	require.NoError(t, os.MkdirAll(plots, 0o755))
+	roc, pr, rel := filepath.Join(plots, "roc.png"), filepath.Join(plots, "pr.png"), filepath.Join(plots, "rel.png")
+	require.NoError(t, WriteROC(roc, "ROC", []NamedROC{{"scratch", m.ROC[0]}}))
+	require.NoError(t, WritePR(pr, "Precision-recall", []NamedPR{{"scratch", m.PR[0]}}))
+	require.NoError(t, WriteReliability(rel, "Reliability", []NamedCalibration{{"scratch", m.Calibration, m.Brier}}))
+
+	var paths []string
+	for i := range len(binLabels) {
+		p := filepath.Join(dir, "data", fmt.Sprintf("img%d.jpg", i))
+		require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o755))
+		writeHalves(t, p, 200, 150)
+		paths = append(paths, p)
+	}
+	h, err := Highlight(binClasses, paths, binLabels, twoClass(binP1...), 1, 0, 2)
+	require.NoError(t, err)
+	require.NotEmpty(t, h.Errors)
+	g, err := ExampleGallery(context.Background(), "Misclassified, by loss", h.Errors, filepath.Join(dir, "thumbs"), 120, nil)
+	require.NoError(t, err)
+	d := &Document{Title: "Gallery", Sections: []Section{
+		{Heading: "Curves", Images: []Figure{{Path: roc}, {Path: pr}, {Path: rel}}},
+		{Heading: "Errors", Gallery: g},
+	}}
+	page := filepath.Join(dir, "report.html")
+	require.NoError(t, d.WriteHTML(page))
+	f, err := os.Open(browsertest.CheckPage(t, page))
+	require.NoError(t, err)
+	defer f.Close()
+	shot, err := png.Decode(f)
+	require.NoError(t, err)
+	// Each 120x90 thumbnail is half red, half blue.
+	for _, c := range []color.RGBA{{220, 20, 20, 255}, {20, 20, 220, 255}} {
+		require.Greater(t, browsertest.CountColour(shot, c, 40), len(h.Errors)*60*90*8/10, "thumbnail colour %v", c)
 	}
 }

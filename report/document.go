@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"html/template"
+	"image/jpeg"
 	"image/png"
 	"os"
 	"path/filepath"
@@ -26,14 +27,33 @@ type Document struct {
 	Footer   string // small print at the bottom, such as who generated the report and when
 }
 
-// Section is a heading with its paragraphs, an optional table, figures and notes, in that order.
+// Section is a heading with its paragraphs, an optional table, figures, an optional gallery and
+// notes, in that order.
 type Section struct {
 	Heading    string
 	Paragraphs []string
 	Table      *Table
 	Images     []Figure
+	Gallery    *Gallery
 	Notes      []string // small print bullets
 }
+
+// Gallery is a grid of small images, each with a caption of a few lines: in HTML the images are
+// embedded like figures, in Markdown they are linked from a table of galleryColumns columns.
+type Gallery struct {
+	Caption string
+	Items   []Thumb
+}
+
+// Thumb is one image of a gallery, such as a thumbnail from WriteThumbnail or ExampleGallery.
+type Thumb struct {
+	Path  string   // PNG or JPEG file; in Markdown written relative to the report's folder
+	Lines []string // caption, one entry a line
+	Alt   string   // text for readers who cannot see the image; defaults to the lines
+}
+
+// galleryColumns is the number of images per row of a gallery in Markdown.
+const galleryColumns = 4
 
 // Table is a table of text cells. Rows may be shorter than the header (the missing cells are
 // empty) but not longer.
@@ -94,6 +114,18 @@ func (d *Document) WriteMarkdown(path string) error {
 				para("*" + oneLine(f.Caption) + "*")
 			}
 		}
+		if g := s.Gallery; g != nil {
+			table, err := markdownGallery(dir, g)
+			if err != nil {
+				return fmt.Errorf("markdown report %s: %w", path, err)
+			}
+			if g.Caption != "" {
+				para("**" + oneLine(g.Caption) + "**")
+			}
+			if table != "" {
+				para(table)
+			}
+		}
 		if len(s.Notes) > 0 {
 			var notes []string
 			for _, n := range s.Notes {
@@ -143,12 +175,24 @@ func (d *Document) WriteHTML(path string) error {
 			hs.Table = ht
 		}
 		for _, f := range s.Images {
-			img, err := embedPNG(f.Path)
+			img, err := embedImage(f.Path, false)
 			if err != nil {
 				return fmt.Errorf("html report %s: %w", path, err)
 			}
 			img.Alt, img.Caption = f.alt(), f.Caption
 			hs.Figures = append(hs.Figures, img)
+		}
+		if g := s.Gallery; g != nil {
+			hg := &htmlGallery{Caption: g.Caption}
+			for _, t := range g.Items {
+				img, err := embedImage(t.Path, true)
+				if err != nil {
+					return fmt.Errorf("html report %s: gallery: %w", path, err)
+				}
+				hg.Items = append(hg.Items, htmlThumb{Src: img.Src, Width: img.Width, Height: img.Height,
+					Alt: t.alt(), Lines: t.Lines})
+			}
+			hs.Gallery = hg
 		}
 		page.Sections = append(page.Sections, hs)
 	}
@@ -189,6 +233,44 @@ func (d *Document) check() error {
 	return nil
 }
 
+func (t Thumb) alt() string {
+	if t.Alt != "" {
+		return t.Alt
+	}
+	if len(t.Lines) > 0 {
+		return strings.Join(t.Lines, ", ")
+	}
+	return strings.TrimSuffix(filepath.Base(t.Path), filepath.Ext(t.Path))
+}
+
+// markdownGallery is the gallery's images as a Markdown table, galleryColumns a row, each cell
+// the image and its caption lines; "" without images. Each image must exist.
+func markdownGallery(dir string, g *Gallery) (string, error) {
+	if len(g.Items) == 0 {
+		return "", nil
+	}
+	cols := min(galleryColumns, len(g.Items))
+	t := &Table{Header: make([]string, cols)}
+	for i, th := range g.Items {
+		if _, err := os.Stat(th.Path); err != nil {
+			return "", fmt.Errorf("gallery: %w", err)
+		}
+		link, err := relativeLink(dir, th.Path)
+		if err != nil {
+			return "", fmt.Errorf("gallery image %s: %w", th.Path, err)
+		}
+		if i%cols == 0 {
+			t.Rows = append(t.Rows, nil)
+		}
+		cell := "![" + markdownAlt(th.alt()) + "](" + link + ")"
+		for _, l := range th.Lines {
+			cell += "<br>" + markdownCell(l)
+		}
+		t.Rows[len(t.Rows)-1] = append(t.Rows[len(t.Rows)-1], cell)
+	}
+	return markdownTableRaw(t), nil
+}
+
 func (f Figure) alt() string {
 	switch {
 	case f.Alt != "":
@@ -204,7 +286,25 @@ func oneLine(s string) string {
 	return strings.Join(strings.Fields(strings.NewReplacer("\r\n", " ", "\n", " ", "\r", " ").Replace(s)), " ")
 }
 
+// markdownTable is t as a Markdown table, its cells escaped.
 func markdownTable(t *Table) string {
+	esc := &Table{Header: escapeCells(t.Header), Align: t.Align}
+	for _, row := range t.Rows {
+		esc.Rows = append(esc.Rows, escapeCells(row))
+	}
+	return markdownTableRaw(esc)
+}
+
+func escapeCells(cells []string) []string {
+	out := make([]string, len(cells))
+	for i, c := range cells {
+		out[i] = markdownCell(c)
+	}
+	return out
+}
+
+// markdownTableRaw is t as a Markdown table, its cells written as they are.
+func markdownTableRaw(t *Table) string {
 	n := len(t.Header)
 	cellsLine := func(cells []string) string {
 		var b strings.Builder
@@ -214,7 +314,7 @@ func markdownTable(t *Table) string {
 			if c < len(cells) {
 				v = cells[c]
 			}
-			b.WriteString(" " + markdownCell(v) + " |")
+			b.WriteString(" " + v + " |")
 		}
 		return b.String()
 	}
@@ -284,18 +384,28 @@ func alignClass(t *Table, c int) string {
 	return ""
 }
 
-// embedPNG reads a PNG file into a data: URI, with its size.
-func embedPNG(path string) (htmlFigure, error) {
+// embedImage reads a PNG file (or, with jpegToo, a PNG or JPEG file) into a data: URI, with its
+// size.
+func embedImage(path string, jpegToo bool) (htmlFigure, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return htmlFigure{}, fmt.Errorf("figure: %w", err)
 	}
+	mime := "image/png"
 	cfg, err := png.DecodeConfig(bytes.NewReader(data))
+	if err != nil && jpegToo {
+		mime = "image/jpeg"
+		cfg, err = jpeg.DecodeConfig(bytes.NewReader(data))
+	}
 	if err != nil {
-		return htmlFigure{}, fmt.Errorf("figure %s is not a PNG: %w", path, err)
+		want := "a PNG"
+		if jpegToo {
+			want = "a PNG or JPEG"
+		}
+		return htmlFigure{}, fmt.Errorf("figure %s is not %s: %w", path, want, err)
 	}
 	// The URI is built here from the file's bytes, in base64, so it is safe to mark as a URL.
-	src := template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(data))
+	src := template.URL("data:" + mime + ";base64," + base64.StdEncoding.EncodeToString(data))
 	return htmlFigure{Src: src, Width: cfg.Width, Height: cfg.Height}, nil
 }
 
@@ -309,7 +419,20 @@ type htmlSection struct {
 	Paragraphs  []string
 	Table       *htmlTable
 	Figures     []htmlFigure
+	Gallery     *htmlGallery
 	Notes       []string
+}
+
+type htmlGallery struct {
+	Caption string
+	Items   []htmlThumb
+}
+
+type htmlThumb struct {
+	Src           template.URL
+	Width, Height int
+	Alt           string
+	Lines         []string
 }
 
 type htmlTable struct {
@@ -355,6 +478,12 @@ tbody tr:nth-child(even) td { background: #fafbfc; }
 figure { margin: 0; }
 figure img { display: block; max-width: 100%; height: auto; margin: 0 auto; border: 1px solid #e1e4ea; }
 figcaption { font-size: .9rem; color: #4b5468; margin-top: .4rem; text-align: center; }
+.gallery-caption { font-weight: 600; margin: 0 0 .5rem; }
+.gallery { display: grid; grid-template-columns: repeat(auto-fill, minmax(150px, 1fr)); gap: .9rem .75rem;
+  margin: 0 0 1.25rem; }
+.gallery figure { display: flex; flex-direction: column; align-items: center; }
+.gallery img { display: block; max-width: 100%; height: auto; border: 1px solid #e1e4ea; }
+.gallery figcaption { font-size: .8rem; line-height: 1.35; margin-top: .3rem; overflow-wrap: anywhere; }
 .notes { font-size: .85rem; color: #5b6478; padding-left: 1.2rem; margin: 0 0 1rem; }
 footer { margin-top: 2.5rem; padding-top: .75rem; border-top: 1px solid #e1e4ea; font-size: .85rem; color: #5b6478; }
 @media print { body { background: #fff; } main { padding: 0; } .figures { break-inside: avoid; } }
@@ -399,6 +528,19 @@ footer { margin-top: 2.5rem; padding-top: .75rem; border-top: 1px solid #e1e4ea;
 {{- if .Caption}}
 <figcaption>{{.Caption}}</figcaption>
 {{- end}}
+</figure>
+{{- end}}
+</div>
+{{- end}}
+{{- with .Gallery}}
+{{- if .Caption}}
+<p class="gallery-caption">{{.Caption}}</p>
+{{- end}}
+<div class="gallery">
+{{- range .Items}}
+<figure>
+<img src="{{.Src}}" width="{{.Width}}" height="{{.Height}}" alt="{{.Alt}}">
+<figcaption>{{range $i, $l := .Lines}}{{if $i}}<br>{{end}}{{$l}}{{end}}</figcaption>
 </figure>
 {{- end}}
 </div>

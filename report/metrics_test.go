@@ -69,15 +69,15 @@ func TestAUCExtremes(t *testing.T) {
 	classes := []string{"benign", "malignant"}
 	labels := []int{0, 0, 0, 1, 1}
 
-	m, err := Evaluate(classes, labels, twoClass(0.1, 0.2, 0.3, 0.8, 0.9), 1, 0)
+	m, err := Score(classes, labels, twoClass(0.1, 0.2, 0.3, 0.8, 0.9), 1, 0)
 	require.NoError(t, err)
 	require.InDelta(t, 1, m.AUC, eps)
 
-	m, err = Evaluate(classes, labels, twoClass(0.8, 0.9, 0.7, 0.1, 0.2), 1, 0)
+	m, err = Score(classes, labels, twoClass(0.8, 0.9, 0.7, 0.1, 0.2), 1, 0)
 	require.NoError(t, err)
 	require.InDelta(t, 0, m.AUC, eps)
 
-	m, err = Evaluate(classes, labels, twoClass(0.4, 0.4, 0.4, 0.4, 0.4), 1, 0)
+	m, err = Score(classes, labels, twoClass(0.4, 0.4, 0.4, 0.4, 0.4), 1, 0)
 	require.NoError(t, err)
 	require.InDelta(t, 0.5, m.AUC, eps)
 	require.Len(t, m.ROC, 1)
@@ -96,7 +96,7 @@ func TestAUCTiesMannWhitney(t *testing.T) {
 	classes := []string{"neg", "pos"}
 	labels := []int{1, 0, 1, 0, 1, 0, 0}
 	probs := twoClass(0.8, 0.6, 0.6, 0.4, 0.4, 0.2, 0.1)
-	m, err := Evaluate(classes, labels, probs, 1, 0)
+	m, err := Score(classes, labels, probs, 1, 0)
 	require.NoError(t, err)
 	require.InDelta(t, 10.0/12, m.AUC, eps)
 	require.InDelta(t, 10.0/12, m.ROC[0].AUC, eps)
@@ -109,7 +109,7 @@ func TestAUCTiesMannWhitney(t *testing.T) {
 	// One point per distinct score plus the origin.
 	require.Len(t, c.FPR, 6)
 	// Order of examples does not matter.
-	m2, err := Evaluate(classes, []int{0, 0, 1, 1, 0, 1, 0}, twoClass(0.1, 0.4, 0.4, 0.6, 0.6, 0.8, 0.2), 1, 0)
+	m2, err := Score(classes, []int{0, 0, 1, 1, 0, 1, 0}, twoClass(0.1, 0.4, 0.4, 0.6, 0.6, 0.8, 0.2), 1, 0)
 	require.NoError(t, err)
 	require.InDelta(t, m.AUC, m2.AUC, eps)
 }
@@ -151,7 +151,7 @@ func TestAUCMatchesMannWhitneyRandom(t *testing.T) {
 				neg = append(neg, p1[i])
 			}
 		}
-		m, err := Evaluate([]string{"a", "b"}, labels, twoClass(p1...), 1, 0)
+		m, err := Score([]string{"a", "b"}, labels, twoClass(p1...), 1, 0)
 		require.NoError(t, err)
 		// Scores of the positive class, as the ROC sees them: p1 as stored in the row.
 		require.InDelta(t, mannWhitneyAUC(pos, neg), m.AUC, 1e-12, "trial %d", trial)
@@ -173,7 +173,7 @@ func TestMultiClassMacroAUC(t *testing.T) {
 	//   a: positives 0.7, 0.4 vs 0.3, 0.5, 0.1, 0.2 -> 4 + 3 = 7
 	//   b: positives 0.6, 0.3 vs 0.2, 0.5, 0.2, 0.2 -> 4 + 3 = 7
 	//   c: positives 0.7, 0.6 vs 0.1, 0.1, 0.1, 0.2 -> 8
-	m, err := Evaluate(classes, labels, probs, 0, 0.9) // positive and threshold ignored
+	m, err := Score(classes, labels, probs, 0, 0.9) // positive and threshold ignored
 	require.NoError(t, err)
 	require.InDelta(t, (7.0/8+7.0/8+1)/3, m.AUC, eps)
 	require.Len(t, m.ROC, 3)
@@ -221,7 +221,7 @@ func TestThreeClassPrecisionRecall(t *testing.T) {
 		{0.5, 0.2, 0.3}, // z -> x
 		{0.2, 0.5, 0.3}, // z -> y
 	}
-	m, err := Evaluate(classes, labels, probs, 0, 0)
+	m, err := Score(classes, labels, probs, 0, 0)
 	require.NoError(t, err)
 	require.Equal(t, [][]int{{2, 0, 0}, {1, 2, 0}, {1, 1, 0}}, m.Confusion)
 	require.Equal(t, 4, m.Correct)
@@ -255,7 +255,7 @@ var (
 )
 
 func TestTwoClassPrecisionRecall(t *testing.T) {
-	m, err := Evaluate(binClasses, binLabels, twoClass(binP1...), 1, 0)
+	m, err := Score(binClasses, binLabels, twoClass(binP1...), 1, 0)
 	require.NoError(t, err)
 	// Predicted malignant (p >= 0.5): examples 0, 1, 3.
 	// TP = 2 (0, 1), FN = 2 (2, 7), FP = 1 (3), TN = 3 (4, 5, 6).
@@ -296,7 +296,7 @@ func TestTwoClassThresholdAndPositive(t *testing.T) {
 		{"benign at 0.7", 0, 0.7, 0.5, 0.75},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			m, err := Evaluate(binClasses, binLabels, probs, tc.positive, tc.threshold)
+			m, err := Score(binClasses, binLabels, probs, tc.positive, tc.threshold)
 			require.NoError(t, err)
 			require.Equal(t, binClasses[tc.positive], m.Positive)
 			require.Equal(t, tc.threshold, m.Threshold)
@@ -313,7 +313,7 @@ func TestTwoClassThresholdAndPositive(t *testing.T) {
 
 func TestAbsentClassNaNAUC(t *testing.T) {
 	// Three classes, "c" absent from the labels.
-	m, err := Evaluate([]string{"a", "b", "c"}, []int{0, 1, 0, 1},
+	m, err := Score([]string{"a", "b", "c"}, []int{0, 1, 0, 1},
 		[][]float32{{0.8, 0.1, 0.1}, {0.1, 0.8, 0.1}, {0.6, 0.3, 0.1}, {0.3, 0.3, 0.4}}, 0, 0)
 	require.NoError(t, err)
 	require.True(t, math.IsNaN(m.AUC))
@@ -336,7 +336,7 @@ func TestAbsentClassNaNAUC(t *testing.T) {
 	require.Equal(t, m.Confusion, back.Confusion)
 
 	// Two classes, one absent: NaN, no curve, still valid JSON with the two-class fields.
-	m, err = Evaluate(binClasses, []int{0, 0, 0}, twoClass(0.1, 0.7, 0.2), 1, 0)
+	m, err = Score(binClasses, []int{0, 0, 0}, twoClass(0.1, 0.7, 0.2), 1, 0)
 	require.NoError(t, err)
 	require.True(t, math.IsNaN(m.AUC))
 	require.Empty(t, m.ROC)
@@ -353,7 +353,7 @@ func TestAbsentClassNaNAUC(t *testing.T) {
 }
 
 func TestMetricsJSONRoundTrip(t *testing.T) {
-	m, err := Evaluate(binClasses, binLabels, twoClass(binP1...), 1, 0.3)
+	m, err := Score(binClasses, binLabels, twoClass(binP1...), 1, 0.3)
 	require.NoError(t, err)
 	b, err := json.Marshal(m)
 	require.NoError(t, err)
@@ -370,7 +370,7 @@ func TestMetricsJSONRoundTrip(t *testing.T) {
 	}
 	var back Metrics
 	require.NoError(t, json.Unmarshal(b, &back))
-	m.ROC = nil
+	m.ROC, m.PR = nil, nil
 	require.Equal(t, m, back)
 }
 
@@ -397,7 +397,7 @@ func TestEvaluateErrors(t *testing.T) {
 		{"negative threshold", two, []int{0, 1}, twoClass(0.3, 0.4), 1, -0.1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := Evaluate(tc.classes, tc.labels, tc.probs, tc.positive, tc.threshold)
+			_, err := Score(tc.classes, tc.labels, tc.probs, tc.positive, tc.threshold)
 			require.Error(t, err)
 		})
 	}

@@ -1,14 +1,10 @@
-// Package report turns training results into what a person reads: PNG plots (gonum/plot) of the
-// curves, and later metrics tables and reports.
 package report
 
 import (
 	"fmt"
 	"image/color"
 
-	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
-	"gonum.org/v1/plot/vg"
 
 	"github.com/lessdata/lessdata/finetune"
 )
@@ -26,14 +22,10 @@ var palette = []color.RGBA{
 	{0, 114, 178, 255}, {213, 94, 0, 255}, {0, 158, 115, 255}, {204, 121, 167, 255}, {230, 159, 0, 255}, {86, 180, 233, 255},
 }
 
-// LinePlot writes a PNG line plot of the series to path.
+// LinePlot writes a PNG line plot of the series to path, with the legend below the axes.
 func LinePlot(path, title, xLabel, yLabel string, series []Series) error {
-	p := plot.New()
-	p.Title.Text = title
-	p.X.Label.Text = xLabel
-	p.Y.Label.Text = yLabel
-	p.Add(plotter.NewGrid())
-	p.Legend.Top = true
+	p := newPlot(title, xLabel, yLabel)
+	lg := &legend{}
 	for _, s := range series {
 		if len(s.X) != len(s.Y) {
 			return fmt.Errorf("plot %s: series %q has %d x and %d y values", title, s.Name, len(s.X), len(s.Y))
@@ -42,19 +34,14 @@ func LinePlot(path, title, xLabel, yLabel string, series []Series) error {
 		for i := range s.X {
 			pts[i].X, pts[i].Y = s.X[i], s.Y[i]
 		}
-		line, err := plotter.NewLine(pts)
+		line, err := styledLine(pts, s.Color, s.Dashed)
 		if err != nil {
-			return fmt.Errorf("plot %s: %w", title, err)
-		}
-		line.Color = palette[s.Color%len(palette)]
-		line.Width = vg.Points(1.5)
-		if s.Dashed {
-			line.Dashes = []vg.Length{vg.Points(5), vg.Points(3)}
+			return fmt.Errorf("plot %s: series %q: %w", title, s.Name, err)
 		}
 		p.Add(line)
-		p.Legend.Add(s.Name, line)
+		lg.add(s.Name, line)
 	}
-	if err := p.Save(7*vg.Inch, 4.5*vg.Inch, path); err != nil {
+	if err := savePlot(p, lg, path, wideWidth, wideHeight); err != nil {
 		return fmt.Errorf("plot %s: %w", title, err)
 	}
 	return nil

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"image/color"
 	"math"
-	"os"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/font"
@@ -12,7 +11,6 @@ import (
 	"gonum.org/v1/plot/text"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
-	"gonum.org/v1/plot/vg/vgimg"
 )
 
 // NamedROC is one model's ROC curve for a plot.
@@ -23,33 +21,24 @@ type NamedROC struct {
 	Curve ROCCurve
 }
 
-// plotSize is the side of the square ROC and confusion matrix images.
-const plotSize = 5 * vg.Inch
-
-// WriteROC plots ROC curves (one line per model, legend "name (AUC 0.973)") with the chance diagonal dashed, axes 0..1, to path.
+// WriteROC plots ROC curves (one line per model, legend "name: AUC 0.973 [0.951, 0.990]") with the chance diagonal dashed, axes 0..1, to path.
 //
-// The i-th curve takes the i-th palette colour. A NaN AUC reads "AUC n/a". It returns an error
-// when there are no curves, or a curve's FPR and TPR differ in length or have fewer than 2 points.
+// The i-th curve takes the i-th palette colour (dotted past the palette's six). The legend is below
+// the axes; the interval is the curve's DeLong interval when it has one, and a NaN AUC reads
+// "AUC n/a". It returns an error when there are no curves, or a curve's FPR and TPR differ in
+// length or have fewer than 2 points.
 func WriteROC(path, title string, curves []NamedROC) error {
 	if len(curves) == 0 {
 		return fmt.Errorf("roc plot %s: no curves", title)
 	}
-	p := plot.New()
-	p.Title.Text = title
-	p.X.Label.Text = "false positive rate (1 - specificity)"
-	p.Y.Label.Text = "true positive rate (sensitivity)"
+	p := newPlot(title, "false positive rate (1 - specificity)", "true positive rate (sensitivity)")
 	p.X.Min, p.X.Max, p.Y.Min, p.Y.Max = 0, 1, 0, 1
-	p.Add(plotter.NewGrid())
-
-	chance, err := plotter.NewLine(plotter.XYs{{X: 0, Y: 0}, {X: 1, Y: 1}})
+	chance, err := referenceLine(plotter.XYs{{X: 0, Y: 0}, {X: 1, Y: 1}})
 	if err != nil {
 		return fmt.Errorf("roc plot %s: %w", title, err)
 	}
-	chance.Color = color.Gray{Y: 120}
-	chance.Width = vg.Points(1)
-	chance.Dashes = []vg.Length{vg.Points(5), vg.Points(3)}
 	p.Add(chance)
-
+	lg := &legend{}
 	for i, nc := range curves {
 		c := nc.Curve
 		if len(c.FPR) != len(c.TPR) {
@@ -62,36 +51,45 @@ func WriteROC(path, title string, curves []NamedROC) error {
 		for j := range c.FPR {
 			pts[j].X, pts[j].Y = c.FPR[j], c.TPR[j]
 		}
-		line, err := plotter.NewLine(pts)
+		line, err := styledLine(pts, i, false)
 		if err != nil {
 			return fmt.Errorf("roc plot %s: curve %q: %w", title, nc.Name, err)
 		}
-		line.Color = palette[i%len(palette)]
-		line.Width = vg.Points(2)
 		p.Add(line)
-		p.Legend.Add(rocLegend(nc), line)
+		lg.add(rocLegend(nc), line)
 	}
-	p.Legend.Add("chance", chance)
-	// Curves worth plotting bend towards the top left; the legend goes bottom right.
-	p.Legend.Top, p.Legend.Left = false, false
-	p.Legend.XOffs, p.Legend.YOffs = -vg.Points(4), vg.Points(4)
-
-	if err := savePNG(p, path); err != nil {
+	lg.add("chance", chance)
+	if err := savePlot(p, lg, path, plotSize, plotSize); err != nil {
 		return fmt.Errorf("roc plot %s: %w", title, err)
 	}
 	return nil
 }
 
-// rocLegend is "name (AUC 0.973)".
+// WriteOneVsRestROC plots the curves of m.ROC, each labelled with its class, AUC and DeLong
+// interval, to path: for more than two classes the one-vs-rest curve of every class that has
+// examples (a class without any has no curve). It returns an error when m has no curves.
+func WriteOneVsRestROC(path, title string, m Metrics) error {
+	curves := make([]NamedROC, len(m.ROC))
+	for i, c := range m.ROC {
+		curves[i] = NamedROC{Name: c.Class, Curve: c}
+	}
+	return WriteROC(path, title, curves)
+}
+
+// rocLegend is "name: AUC 0.973 [0.951, 0.990]", without the interval when it is unknown.
 func rocLegend(nc NamedROC) string {
-	auc := "n/a"
-	if !math.IsNaN(nc.Curve.AUC) {
-		auc = fmt.Sprintf("%.3f", nc.Curve.AUC)
+	c := nc.Curve
+	auc := "AUC n/a"
+	if !math.IsNaN(c.AUC) {
+		auc = fmt.Sprintf("AUC %.3f", c.AUC)
+		if c.Low < c.High && !math.IsNaN(c.Low) && !math.IsNaN(c.High) {
+			auc += fmt.Sprintf(" [%.3f, %.3f]", c.Low, c.High)
+		}
 	}
 	if nc.Name == "" {
-		return "AUC " + auc
+		return auc
 	}
-	return fmt.Sprintf("%s (AUC %s)", nc.Name, auc)
+	return nc.Name + ": " + auc
 }
 
 // WriteConfusion draws a confusion matrix as a heat map with the count (and row percentage) in each cell, true class on the y axis, predicted on the x axis, class names as tick labels, to path.
@@ -121,18 +119,15 @@ func WriteConfusion(path, title string, classes []string, m [][]int) error {
 		}
 	}
 
-	p := plot.New()
-	p.Title.Text = title
-	p.X.Label.Text = "predicted class"
-	p.Y.Label.Text = "true class"
+	p := newPlot(title, "predicted class", "true class")
 	p.X.Min, p.X.Max = -0.5, float64(n)-0.5
 	p.Y.Min, p.Y.Max = -0.5, float64(n)-0.5
 	p.X.Padding, p.Y.Padding = 0, 0
 
-	// Cell text: about a quarter of a cell high, between 6 and 12 points.
+	// Cell text: about a quarter of a cell high, between 8 and 15 points.
 	cell := (plotSize - 1.5*vg.Inch) / vg.Length(n)
-	size := min(max(cell/3.5, vg.Points(7)), vg.Points(12))
-	tickSize := min(max(cell/3, vg.Points(7)), vg.Points(11))
+	size := min(max(cell/3.5, vg.Points(8)), vg.Points(15))
+	ticks := min(max(cell/3, vg.Points(8)), tickSize)
 
 	ink := palette[0]
 	labels := &plotter.Labels{}
@@ -161,10 +156,7 @@ func WriteConfusion(path, title string, classes []string, m [][]int) error {
 			poly.LineStyle.Width = vg.Points(0.5)
 			p.Add(poly)
 
-			textColor := color.Color(color.Black)
-			if frac > 0.5 {
-				textColor = color.White
-			}
+			textColor := inkOn(poly.Color)
 			labels.XYs = append(labels.XYs, plotter.XY{X: x, Y: y})
 			labels.Labels = append(labels.Labels, txt)
 			labels.TextStyle = append(labels.TextStyle, text.Style{
@@ -187,7 +179,7 @@ func WriteConfusion(path, title string, classes []string, m [][]int) error {
 	}
 	p.X.Tick.Marker, p.Y.Tick.Marker = xt, yt
 	p.X.Tick.Length, p.Y.Tick.Length = 0, 0 // the cells mark the classes; marks would cross slanted names
-	p.X.Tick.Label.Font.Size, p.Y.Tick.Label.Font.Size = tickSize, tickSize
+	p.X.Tick.Label.Font.Size, p.Y.Tick.Label.Font.Size = ticks, ticks
 	if n > 3 || longest(classes) > 8 {
 		// Slanted names do not run into each other.
 		p.X.Tick.Label.Rotation = math.Pi / 4
@@ -195,32 +187,28 @@ func WriteConfusion(path, title string, classes []string, m [][]int) error {
 		p.X.Tick.Label.YAlign = draw.YTop // the name hangs below the axis from its top right corner
 	}
 
-	if err := savePNG(p, path); err != nil {
+	if err := savePlot(p, nil, path, plotSize, plotSize); err != nil {
 		return fmt.Errorf("confusion plot %s: %w", title, err)
 	}
 	return nil
 }
 
-// plotDPI is the resolution of the square plots: 5 inches make 750 pixels, so that small cell
-// text stays sharp.
-const plotDPI = 150
-
-// savePNG writes p as a plotSize square PNG at plotDPI.
-func savePNG(p *plot.Plot, path string) (err error) {
-	c := vgimg.NewWith(vgimg.UseWH(plotSize, plotSize), vgimg.UseDPI(plotDPI))
-	// A small margin keeps the last tick label and cell border off the image edge.
-	p.Draw(draw.Crop(draw.New(c), 0, -vg.Points(12), vg.Points(4), -vg.Points(4)))
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if cerr := f.Close(); err == nil {
-			err = cerr
+// inkOn is black or white, whichever contrasts more with the background bg (WCAG contrast of
+// relative luminances).
+func inkOn(bg color.Color) color.Color {
+	r, g, b, _ := bg.RGBA()
+	lin := func(v uint32) float64 {
+		c := float64(v) / 0xffff
+		if c <= 0.04045 {
+			return c / 12.92
 		}
-	}()
-	_, err = vgimg.PngCanvas{Canvas: c}.WriteTo(f)
-	return err
+		return math.Pow((c+0.055)/1.055, 2.4)
+	}
+	l := 0.2126*lin(r) + 0.7152*lin(g) + 0.0722*lin(b)
+	if (l+0.05)/0.05 >= 1.05/(l+0.05) {
+		return color.Black
+	}
+	return color.White
 }
 
 // blend mixes a towards b by t in [0, 1].
@@ -233,12 +221,15 @@ func blend(a, b color.RGBA, t float64) color.RGBA {
 const maxTickRunes = 16
 
 // shortName cuts a class name to maxTickRunes for a tick label.
-func shortName(s string) string {
+func shortName(s string) string { return truncate(s, maxTickRunes) }
+
+// truncate cuts s to n runes, ending in "..." when cut.
+func truncate(s string, n int) string {
 	r := []rune(s)
-	if len(r) <= maxTickRunes {
+	if len(r) <= n {
 		return s
 	}
-	return string(r[:maxTickRunes-3]) + "..."
+	return string(r[:n-3]) + "..."
 }
 
 // longest is the length in runes of the longest name.

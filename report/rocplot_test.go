@@ -47,9 +47,9 @@ func abs(x int) int {
 }
 
 func TestWriteROC(t *testing.T) {
-	scratch, err := Evaluate(binClasses, binLabels, twoClass(binP1...), 1, 0)
+	scratch, err := Score(binClasses, binLabels, twoClass(binP1...), 1, 0)
 	require.NoError(t, err)
-	transfer, err := Evaluate(binClasses, binLabels, twoClass(0.9, 0.8, 0.7, 0.3, 0.2, 0.1, 0.4, 0.6), 1, 0)
+	transfer, err := Score(binClasses, binLabels, twoClass(0.9, 0.8, 0.7, 0.3, 0.2, 0.1, 0.4, 0.6), 1, 0)
 	require.NoError(t, err)
 	require.InDelta(t, 1, transfer.AUC, eps)
 
@@ -63,8 +63,9 @@ func TestWriteROC(t *testing.T) {
 	require.Greater(t, countNear(img, c0.R, c0.G, c0.B, 30), 50, "no line in the first palette colour")
 	require.Greater(t, countNear(img, c1.R, c1.G, c1.B, 30), 50, "no line in the second palette colour")
 
-	require.Equal(t, "scratch (AUC 0.688)", rocLegend(NamedROC{Name: "scratch", Curve: scratch.ROC[0]}))
-	require.Equal(t, "x (AUC n/a)", rocLegend(NamedROC{Name: "x", Curve: ROCCurve{AUC: math.NaN()}}))
+	require.Equal(t, "scratch: AUC 0.688 [0.252, 1.000]", rocLegend(NamedROC{Name: "scratch", Curve: scratch.ROC[0]}))
+	require.Equal(t, "AUC 0.500", rocLegend(NamedROC{Curve: ROCCurve{AUC: 0.5, Low: math.NaN(), High: math.NaN()}}))
+	require.Equal(t, "x: AUC n/a", rocLegend(NamedROC{Name: "x", Curve: ROCCurve{AUC: math.NaN()}}))
 
 	dir := t.TempDir()
 	require.Error(t, WriteROC(filepath.Join(dir, "none.png"), "t", nil))

@@ -199,3 +199,61 @@ func decode(path string) (image.Image, error) {
 	}
 	return img, nil
 }
+
+// Hand draws a w x h photo of a hand-like object on a plain white background: a palm and
+// five fingers in one fixed pose and place, whose widths, lengths, angles, skin tone, shading
+// and skin texture vary with seed. Two seeds give two different hands that share their layout,
+// as photos of different people's hands taken on one white table do: their perceptual hashes
+// are close although neither is a copy of the other.
+func Hand(seed uint64, w, h int) *image.RGBA {
+	r := rand.New(rand.NewPCG(seed, 0x68616e64))
+	jit := func(v, d float64) float64 { return v + d*(2*r.Float64()-1) }
+	type capsule struct{ x0, y0, x1, y1, rad float64 }
+	palm := capsule{jit(0.5, 0.01), jit(0.68, 0.01), jit(0.5, 0.01), jit(0.58, 0.01), jit(0.17, 0.008)}
+	var parts = []capsule{palm}
+	for i, base := range []float64{-1.05, -0.35, 0, 0.33, 0.66} { // thumb, then four fingers
+		angle := jit(base, 0.04)
+		length := jit([]float64{0.22, 0.3, 0.33, 0.3, 0.24}[i], 0.02)
+		x0 := palm.x0 + 0.13*math.Sin(angle)
+		y0 := palm.y1 - 0.06*math.Cos(angle)
+		if i == 0 {
+			y0 = palm.y0 - 0.02
+		}
+		parts = append(parts, capsule{x0, y0, x0 + length*math.Sin(angle), y0 - length*math.Cos(angle), jit(0.035, 0.007)})
+	}
+	skin := [3]float64{jit(200, 20), jit(150, 20), jit(120, 20)}
+	light := [2]float64{jit(0, 0.4), jit(0, 0.4)}
+	// Skin texture: a few random sinusoids, different for each hand.
+	type wave struct{ fx, fy, ph, amp float64 }
+	var waves []wave
+	for range 12 {
+		waves = append(waves, wave{jit(0, 60), jit(0, 60), 2 * math.Pi * r.Float64(), 4 + 6*r.Float64()})
+	}
+	img := image.NewRGBA(image.Rect(0, 0, w, h))
+	for y := range h {
+		for x := range w {
+			u, v := (float64(x)+0.5)/float64(w), (float64(y)+0.5)/float64(h)
+			inside := math.Inf(1) // signed distance to the hand, in image widths (negative inside)
+			for _, c := range parts {
+				dx, dy := c.x1-c.x0, c.y1-c.y0
+				t := math.Max(0, math.Min(1, ((u-c.x0)*dx+(v-c.y0)*dy)/(dx*dx+dy*dy)))
+				d := math.Hypot(u-c.x0-t*dx, v-c.y0-t*dy) - c.rad
+				inside = math.Min(inside, d)
+			}
+			k := 1 / (1 + math.Exp(inside*float64(w)*1.5)) // soft edge, about a pixel wide
+			tex := 0.0
+			for _, wv := range waves {
+				tex += wv.amp * math.Sin(2*math.Pi*(wv.fx*u+wv.fy*v)+wv.ph)
+			}
+			shade := 1 + 0.15*(light[0]*(u-0.5)+light[1]*(v-0.5))
+			o := img.PixOffset(x, y)
+			for c := range 3 {
+				fg := skin[c]*shade + tex
+				bg := 250.0 - 10*v // a white table, slightly darker towards the bottom
+				img.Pix[o+c] = uint8(math.Max(0, math.Min(255, k*fg+(1-k)*bg+r.NormFloat64()*2)))
+			}
+			img.Pix[o+3] = 255
+		}
+	}
+	return img
+}

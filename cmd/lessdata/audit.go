@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
@@ -113,7 +114,7 @@ func runAudit(ctx context.Context, f *factory, o *auditOptions) error {
 	if err := r.WriteContactSheet(sheet); err != nil {
 		return err
 	}
-	fmt.Fprintf(f.IO.Out, "report: %s\ncontact sheet: %s\n", report, sheet)
+	fmt.Fprintf(f.IO.Out, "report: %s\ncontact sheet: %s\n", report, strings.Join(r.ContactSheetPages(sheet), ", "))
 	if !o.Fix {
 		return nil
 	}

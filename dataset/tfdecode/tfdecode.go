@@ -1,10 +1,9 @@
-// Package tfdecode decodes images with TensorFlow's own decoders (libjpeg-turbo for JPEG), for the
-// files Go's image/jpeg rejects. Its Decode has the signature of dataset.FallbackDecoder.
 package tfdecode
 
 import (
 	"fmt"
 	"image"
+	"strings"
 	"sync"
 
 	"github.com/lessdata/lessdata/tf"
@@ -47,7 +46,7 @@ func Decode(data []byte) (image.Image, error) {
 	defer t.Close()
 	out, err := sess.Run(map[tf.Output]*tf.Tensor{input: t}, []tf.Output{pix}, nil)
 	if err != nil {
-		return nil, fmt.Errorf("tensorflow image decoder: %w", err)
+		return nil, fmt.Errorf("tensorflow image decoder: %s", firstLine(err))
 	}
 	defer out[0].Close()
 	shape := out[0].Shape()
@@ -65,4 +64,11 @@ func Decode(data []byte) (image.Image, error) {
 		img.Pix[4*i+3] = 0xFF
 	}
 	return img, nil
+}
+
+// firstLine returns the first line of err's message: TensorFlow appends the failing node on
+// further lines ("\n\t [[{{node DecodeImage}}]]"), which mean nothing to a user.
+func firstLine(err error) string {
+	msg, _, _ := strings.Cut(err.Error(), "\n")
+	return strings.TrimSpace(msg)
 }

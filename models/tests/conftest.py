@@ -3,7 +3,7 @@
 Real-data tests read the read-only ``shared`` folder beside the repository root (real TFLite
 backbones, ImageNet check images) in place and skip with a clear message when it is absent,
 as in a user's fresh clone; CI provides it. Tests that need the Go binary build bin/lessdata
-when it is missing, and skip when there is no Go toolchain.
+(or use $LESSDATA_BIN), and skip when there is neither a Go toolchain nor a binary.
 
 Values worth seeing (logit correlations, probabilities) are collected with the ``report``
 fixture and printed in pytest's terminal summary, so they show even with -q.
@@ -47,13 +47,17 @@ def shared_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def lessdata_bin() -> Path:
-    """bin/lessdata, built with `go build` when missing; skips the test when Go is not installed."""
+    """$LESSDATA_BIN when set, else bin/lessdata built afresh with `go build` (incremental, so
+    a binary older than the sources never answers); skips the test when Go is not installed."""
+    if os.environ.get("LESSDATA_BIN"):
+        return Path(os.environ["LESSDATA_BIN"])
     binary = REPO_ROOT / "bin" / "lessdata"
-    if not binary.is_file():
-        go = shutil.which("go")
-        if go is None:
-            pytest.skip("bin/lessdata is missing and there is no `go` to build it: test skipped")
-        subprocess.run([go, "build", "-o", str(binary), "./cmd/lessdata"], cwd=REPO_ROOT, check=True)
+    go = shutil.which("go")
+    if go is None:
+        if binary.is_file():
+            return binary
+        pytest.skip("bin/lessdata is missing and there is no `go` to build it: test skipped")
+    subprocess.run([go, "build", "-o", str(binary), "./cmd/lessdata"], cwd=REPO_ROOT, check=True)
     return binary
 
 

@@ -1,6 +1,7 @@
 """The Go converter's float SavedModels agree with the quantised TFLite models they come from.
 
-lessdata fetches the MobileNets from the shared mirror and converts them; models/check_tflite.py
+lessdata fetches the MobileNets (uint8 weights, and the TF2 one with int8 per-channel weights)
+from the shared mirror and converts them; models/check_tflite.py
 runs both the original TFLite model and the converted backbone on ImageNet check images.
 """
 
@@ -23,6 +24,8 @@ V2_EXPECTED = {
     "bird.bmp": "chickadee",
     "parrot.jpg": "macaw",
 }
+# The TF2 MobileNetV2 (int8 per-channel weights) gets all four too.
+TF2_EXPECTED = V2_EXPECTED
 # MobileNetV1 0.25 128 is small: it gets these two right (and misses grace_hopper.bmp).
 V1_025_EXPECTED = {
     "cat.bmp": "Egyptian cat",
@@ -43,6 +46,12 @@ def v2_results(shared_dir: Path, fetch_backbone) -> dict[str, Comparison]:
 
 
 @pytest.fixture(scope="module")
+def tf2_results(shared_dir: Path, fetch_backbone) -> dict[str, Comparison]:
+    return _compare(shared_dir, fetch_backbone("mobilenet_v2_tf2"),
+                    "coral_tf2_mobilenet_v2_1.0_224_ptq/tf2_mobilenet_v2_1.0_224_ptq.tflite", list(TF2_EXPECTED))
+
+
+@pytest.fixture(scope="module")
 def v1_025_results(shared_dir: Path, fetch_backbone) -> dict[str, Comparison]:
     return _compare(shared_dir, fetch_backbone("mobilenet_v1_025"),
                     "coral_mobilenet_v1_0.25_128_quant/mobilenet_v1_0.25_128_quant.tflite", list(V1_025_EXPECTED))
@@ -54,6 +63,16 @@ def test_mobilenet_v2_matches_tflite(image: str, v2_results: dict[str, Compariso
     report(f"mobilenet_v2 {format_comparison(c)}")
     assert c.agree, format_comparison(c)
     assert c.converted_label == V2_EXPECTED[image], format_comparison(c)
+    assert c.correlation > MIN_CORRELATION, format_comparison(c)
+
+
+@pytest.mark.parametrize("image", list(TF2_EXPECTED))
+def test_mobilenet_v2_tf2_matches_tflite(image: str, tf2_results: dict[str, Comparison], report) -> None:
+    """Per-channel int8 weights dequantised per output channel: a wrong axis would scramble them."""
+    c = tf2_results[image]
+    report(f"mobilenet_v2_tf2 {format_comparison(c)}")
+    assert c.agree, format_comparison(c)
+    assert c.converted_label == TF2_EXPECTED[image], format_comparison(c)
     assert c.correlation > MIN_CORRELATION, format_comparison(c)
 
 

@@ -21,7 +21,7 @@ import tensorflow as tf
 from PIL import Image
 
 import export_keras
-from backbone_folder import normalise, read_labels, read_spec
+from backbone_folder import content_digest, normalise, read_labels, read_spec
 
 CASES = [("mobilenet_v2", 96), ("efficientnet_b0", 96), ("resnet50", 64)]
 TOL = 1e-4
@@ -85,6 +85,16 @@ def test_spec(exported) -> None:
     assert "labels" not in spec and not (out / "labels.txt").exists()
     assert spec["source"] == {"file": f"keras.applications.{a.keras_name}", "sha256": "", "url": "",
                               "tool": "models/export_keras.py"}
+    # The Go side checks the same digest (test_labels_and_go_side); here: it is recorded, and
+    # changes with the variables, not only with saved_model.pb.
+    assert spec["digest"] == content_digest(str(out))
+    index = out / "variables" / "variables.index"
+    original = index.read_bytes()
+    index.write_bytes(original[:-1] + bytes([original[-1] ^ 1]))
+    try:
+        assert content_digest(str(out)) != spec["digest"]
+    finally:
+        index.write_bytes(original)
 
 
 def test_signature(exported, serving) -> None:
@@ -184,3 +194,13 @@ def test_labels_and_go_side(tmp_path: Path, request) -> None:
                               capture_output=True, text=True)
     assert classify.returncode == 0, classify.stderr
     assert "class " in classify.stdout
+
+    # The Go side checks the digest Python recorded: damage to the variables, same size, is refused.
+    data = next(p for p in (out / "variables").iterdir() if p.name.startswith("variables.data"))
+    raw = bytearray(data.read_bytes())
+    raw[len(raw) // 2] ^= 0xFF
+    data.write_bytes(bytes(raw))
+    damaged = subprocess.run([str(lessdata_bin), "backbones", "classify", str(out), str(image)],
+                             capture_output=True, text=True)
+    assert damaged.returncode != 0
+    assert "is damaged" in damaged.stderr and "convert or export it again" in damaged.stderr, damaged.stderr

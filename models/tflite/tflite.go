@@ -142,6 +142,27 @@ func (m *Model) Dequantize(t *Tensor) ([]float32, error) {
 	return out, nil
 }
 
+// Ints returns the raw values of the constant integer tensor t (INT32 or INT64, such as axes and
+// shapes) in stored order, without dequantisation.
+func (m *Model) Ints(t *Tensor) ([]int64, error) {
+	data := m.TensorData(t)
+	n := t.NumElements()
+	rd, ok := intReaders[t.Type]
+	switch {
+	case t.Type != TypeInt32 && t.Type != TypeInt64 || !ok:
+		return nil, fmt.Errorf("tflite: tensor %q is %v, not INT32 or INT64", t.Name, t.Type)
+	case n < 0:
+		return nil, fmt.Errorf("tflite: tensor %q has invalid shape %v", t.Name, t.Shape)
+	case len(data) != n*rd.size:
+		return nil, fmt.Errorf("tflite: tensor %q: %d bytes for %d %v values", t.Name, len(data), n, t.Type)
+	}
+	out := make([]int64, n)
+	for i := range out {
+		out[i] = rd.get(data[rd.size*i:])
+	}
+	return out, nil
+}
+
 // parser walks a flatbuffer; on malformed input it panics with a corrupt value,
 // which Parse turns into an error.
 type parser struct {

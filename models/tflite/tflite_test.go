@@ -278,6 +278,22 @@ func TestDequantize(t *testing.T) {
 	}
 }
 
+func TestInts(t *testing.T) {
+	m := &Model{Buffers: [][]byte{nil, {1, 0, 0, 0, 0xfe, 0xff, 0xff, 0xff}, {2, 0, 0, 0, 0, 0, 0, 0}}}
+	got, err := m.Ints(&Tensor{Name: "axes", Shape: []int32{2}, Type: TypeInt32, Buffer: 1})
+	require.NoError(t, err)
+	require.Equal(t, []int64{1, -2}, got)
+	got, err = m.Ints(&Tensor{Name: "n", Shape: []int32{}, Type: TypeInt64, Buffer: 2})
+	require.NoError(t, err)
+	require.Equal(t, []int64{2}, got)
+	_, err = m.Ints(&Tensor{Name: "f", Shape: []int32{2}, Type: TypeFloat32, Buffer: 1})
+	require.ErrorContains(t, err, "not INT32 or INT64")
+	_, err = m.Ints(&Tensor{Name: "s", Shape: []int32{3}, Type: TypeInt32, Buffer: 1})
+	require.ErrorContains(t, err, "8 bytes for 3 INT32 values")
+	_, err = m.Ints(&Tensor{Name: "e", Shape: []int32{1}, Type: TypeInt32, Buffer: 0})
+	require.ErrorContains(t, err, "0 bytes")
+}
+
 func TestEnumStrings(t *testing.T) {
 	require.Equal(t, "CONV_2D", OpConv2D.String())
 	require.Equal(t, "HARD_SWISH", OpHardSwish.String())
@@ -371,13 +387,18 @@ func TestRealModels(t *testing.T) {
 	cases := []struct {
 		file        string
 		input       []int32
+		scale       float32
+		zeroPoint   int64
 		poolChannel int32
 		ops         []BuiltinOp
+		perChannel  bool // int8 weights with one scale per output channel
 	}{
-		{"backbones/coral_mobilenet_v2_1.0_224_quant/mobilenet_v2_1.0_224_quant.tflite", []int32{1, 224, 224, 3}, 1280,
-			[]BuiltinOp{OpConv2D, OpDepthwiseConv2D, OpAdd, OpAveragePool2D, OpReshape, OpSoftmax}},
-		{"backbones/coral_mobilenet_v1_0.25_128_quant/mobilenet_v1_0.25_128_quant.tflite", []int32{1, 128, 128, 3}, 256,
-			[]BuiltinOp{OpConv2D, OpDepthwiseConv2D, OpAveragePool2D, OpReshape, OpSoftmax}}, // V1 has no ADD
+		{"backbones/coral_mobilenet_v2_1.0_224_quant/mobilenet_v2_1.0_224_quant.tflite", []int32{1, 224, 224, 3}, 0.0078125, 128, 1280,
+			[]BuiltinOp{OpConv2D, OpDepthwiseConv2D, OpAdd, OpAveragePool2D, OpReshape, OpSoftmax}, false},
+		{"backbones/coral_mobilenet_v1_0.25_128_quant/mobilenet_v1_0.25_128_quant.tflite", []int32{1, 128, 128, 3}, 0.0078125, 128, 256,
+			[]BuiltinOp{OpConv2D, OpDepthwiseConv2D, OpAveragePool2D, OpReshape, OpSoftmax}, false}, // V1 has no ADD
+		{"backbones/coral_tf2_mobilenet_v2_1.0_224_ptq/tf2_mobilenet_v2_1.0_224_ptq.tflite", []int32{1, 224, 224, 3}, 1 / 127.5, 127, 1280,
+			[]BuiltinOp{OpQuantize, OpConv2D, OpDepthwiseConv2D, OpAdd, OpMean, OpReshape, OpSoftmax}, true},
 	}
 	shared := sharedDir(t)
 	for _, c := range cases {
@@ -394,8 +415,8 @@ func TestRealModels(t *testing.T) {
 			in := sg.Tensors[sg.Inputs[0]]
 			require.Equal(t, c.input, in.Shape)
 			require.Equal(t, TypeUint8, in.Type)
-			require.Equal(t, []float32{0.0078125}, in.Quant.Scale)
-			require.Equal(t, []int64{128}, in.Quant.ZeroPoint)
+			require.Equal(t, []float32{c.scale}, in.Quant.Scale)
+			require.Equal(t, []int64{c.zeroPoint}, in.Quant.ZeroPoint)
 
 			seen := map[BuiltinOp]bool{}
 			convs := 0
@@ -404,16 +425,30 @@ func TestRealModels(t *testing.T) {
 				code := m.Op(sg, op)
 				seen[code] = true
 				switch code {
-				case OpAveragePool2D:
+				case OpAveragePool2D, OpMean:
 					out := sg.Tensors[op.Outputs[0]].Shape
 					require.Equal(t, c.poolChannel, out[len(out)-1])
-					require.IsType(t, &Pool2DOptions{}, op.Options)
+					if code == OpMean {
+						axes, err := m.Ints(&sg.Tensors[op.Inputs[1]])
+						require.NoError(t, err)
+						require.Equal(t, []int64{1, 2}, axes)
+					} else {
+						require.IsType(t, &Pool2DOptions{}, op.Options)
+					}
 				case OpSoftmax:
 					require.Equal(t, &SoftmaxOptions{Beta: 1}, op.Options)
 				case OpConv2D, OpDepthwiseConv2D:
 					convs++
 					for _, k := range op.Inputs[1:] { // weights and int32 bias
 						w := &sg.Tensors[k]
+						if c.perChannel {
+							axis := 0 // CONV_2D's output channels; DEPTHWISE_CONV_2D's are last
+							if code == OpDepthwiseConv2D && len(w.Shape) == 4 {
+								axis = 3
+							}
+							require.Equal(t, int(w.Shape[axis]), len(w.Quant.Scale), w.Name)
+							require.Equal(t, int32(axis), w.Quant.QuantizedDimension, w.Name)
+						}
 						vals, err := m.Dequantize(w)
 						require.NoError(t, err, w.Name)
 						require.Len(t, vals, w.NumElements())
@@ -429,7 +464,9 @@ func TestRealModels(t *testing.T) {
 			require.Positive(t, convs)
 			last := sg.Tensors[sg.Outputs[0]]
 			require.Equal(t, []int32{1, 1001}, last.Shape)
-			require.True(t, strings.HasSuffix(last.Name, "Softmax") || strings.HasSuffix(last.Name, "Reshape_1"), last.Name)
+			// TF1 converters name the output after its op; TF2 after the signature's Identity.
+			require.True(t, strings.HasSuffix(last.Name, "Softmax") || strings.HasSuffix(last.Name, "Reshape_1") ||
+				last.Name == "Identity", last.Name)
 		})
 	}
 }

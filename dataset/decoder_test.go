@@ -12,7 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func TestCacheImages(t *testing.T) {
+func TestDecoderImages(t *testing.T) {
 	dir := t.TempDir()
 	colors := []color.RGBA{red, green, blue, yellow}
 	var items []Item
@@ -22,7 +22,7 @@ func TestCacheImages(t *testing.T) {
 	items = append(items, Item{Path: writeFile(t, filepath.Join(dir, "bad.jpg"), []byte("nope"))})
 	items = append(items, items[0]) // a duplicate shares one decode
 
-	c := NewCache(4, 3, 0, nil)
+	c := NewDecoder(4, 3, 0, nil)
 	var calls []int
 	imgs, errs := c.Images(context.Background(), items, func(done int) { calls = append(calls, done) })
 	require.Len(t, imgs, len(items))
@@ -48,11 +48,11 @@ func TestCacheImages(t *testing.T) {
 	}
 
 	// Another size is a different cache.
-	imgs3, _ := NewCache(2, 2, 0, nil).Images(context.Background(), items[:1], nil)
+	imgs3, _ := NewDecoder(2, 2, 0, nil).Images(context.Background(), items[:1], nil)
 	require.Equal(t, 2, imgs3[0].W)
 }
 
-func TestCacheCancel(t *testing.T) {
+func TestDecoderCancel(t *testing.T) {
 	dir := t.TempDir()
 	n := max(8*runtime.GOMAXPROCS(0), 40)
 	items := make([]Item, n)
@@ -63,7 +63,7 @@ func TestCacheCancel(t *testing.T) {
 	// Already cancelled: nothing is decoded.
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	c := NewCache(8, 8, 0, nil)
+	c := NewDecoder(8, 8, 0, nil)
 	imgs, errs := c.Images(ctx, items, nil)
 	require.Zero(t, c.decodes.Load())
 	for i := range items {

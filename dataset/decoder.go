@@ -5,12 +5,15 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+
+	"golang.org/x/sync/errgroup"
 )
 
-// Cache holds decoded and resized images keyed by (path, w, h); it is safe
-// for concurrent use. Decode failures are cached too. The images it returns
+// Decoder decodes and resizes images in parallel, remembering each result by
+// (path, w, h) so that a file asked for twice is decoded once; it is safe for
+// concurrent use. Decode failures are remembered too. The images it returns
 // are shared between callers and must not be modified.
-type Cache struct {
+type Decoder struct {
 	w, h      int
 	maxPixels int64
 	fallback  FallbackDecoder
@@ -31,10 +34,10 @@ type cacheEntry struct {
 	err  error
 }
 
-// NewCache returns an empty cache producing w x h images with LoadImage's
+// NewDecoder returns a decoder producing w x h images with LoadImage's
 // maxPixels and fallback arguments.
-func NewCache(w, h int, maxPixels int64, fallback FallbackDecoder) *Cache {
-	return &Cache{w: w, h: h, maxPixels: maxPixels, fallback: fallback, m: map[cacheKey]*cacheEntry{}}
+func NewDecoder(w, h int, maxPixels int64, fallback FallbackDecoder) *Decoder {
+	return &Decoder{w: w, h: h, maxPixels: maxPixels, fallback: fallback, m: map[cacheKey]*cacheEntry{}}
 }
 
 // Images decodes all items in parallel (runtime.GOMAXPROCS workers),
@@ -43,39 +46,32 @@ func NewCache(w, h int, maxPixels int64, fallback FallbackDecoder) *Cache {
 // work promptly: items not reached get ctx's error. progress, if non-nil, is
 // called after each finished item with the number finished so far; calls are
 // serialised.
-func (c *Cache) Images(ctx context.Context, items []Item, progress func(done int)) ([]*Image, []error) {
+func (c *Decoder) Images(ctx context.Context, items []Item, progress func(done int)) ([]*Image, []error) {
 	imgs := make([]*Image, len(items))
 	errs := make([]error, len(items))
-	jobs := make(chan int)
-	var wg sync.WaitGroup
+	var g errgroup.Group
+	g.SetLimit(runtime.GOMAXPROCS(0))
 	var pmu sync.Mutex
 	done := 0
-	for range min(runtime.GOMAXPROCS(0), max(len(items), 1)) {
-		wg.Go(func() {
-			for i := range jobs {
-				if ctx.Err() != nil {
-					continue // drain: the feeder stops soon
-				}
-				imgs[i], errs[i] = c.get(ctx, items[i].Path)
-				if progress != nil && ctx.Err() == nil {
-					pmu.Lock()
-					done++
-					progress(done)
-					pmu.Unlock()
-				}
+	for i := range items {
+		if ctx.Err() != nil {
+			break
+		}
+		g.Go(func() error {
+			if ctx.Err() != nil {
+				return nil
 			}
+			imgs[i], errs[i] = c.get(ctx, items[i].Path)
+			if progress != nil && ctx.Err() == nil {
+				pmu.Lock()
+				done++
+				progress(done)
+				pmu.Unlock()
+			}
+			return nil
 		})
 	}
-feed:
-	for i := range items {
-		select {
-		case jobs <- i:
-		case <-ctx.Done():
-			break feed
-		}
-	}
-	close(jobs)
-	wg.Wait()
+	g.Wait()
 	if err := ctx.Err(); err != nil {
 		for i := range items {
 			if imgs[i] == nil && errs[i] == nil {
@@ -88,7 +84,7 @@ feed:
 
 // get returns the cached image for path, decoding it on first use. Concurrent
 // requests for the same path share one decode.
-func (c *Cache) get(ctx context.Context, path string) (*Image, error) {
+func (c *Decoder) get(ctx context.Context, path string) (*Image, error) {
 	k := cacheKey{path, c.w, c.h}
 	c.mu.Lock()
 	e, ok := c.m[k]
