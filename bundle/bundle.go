@@ -25,6 +25,9 @@ const ModelDir = "model"
 const (
 	KindScratch  = "scratch"
 	KindTransfer = "transfer"
+	// KindFinetune is a backbone fine-tuned with its head: one SavedModel that reads images
+	// normalised as Normalize says.
+	KindFinetune = "finetune"
 )
 
 // Manifest describes a bundle.
@@ -40,7 +43,11 @@ type Manifest struct {
 	// Input is the image size the model (or its backbone) takes.
 	Input      Size       `json:"input"`
 	Preprocess Preprocess `json:"preprocess"`
-	// Backbone is set for transfer models: features come from this backbone.
+	// Normalize is set for fine-tuned models: their input is (x - Mean) / Std per channel of the
+	// 0..255 pixels, in ColorOrder.
+	Normalize *Normalize `json:"normalize,omitempty"`
+	// Backbone is set for transfer models (features come from this backbone) and names the
+	// backbone a fine-tuned model started from.
 	Backbone *Backbone `json:"backbone,omitempty"`
 	Lessdata string    `json:"lessdata_version"`
 	Created  string    `json:"created"`
@@ -63,6 +70,13 @@ type Preprocess struct {
 	Std         [3]float32 `json:"std"`
 }
 
+// Normalize turns 0..255 pixels into a fine-tuned backbone's input.
+type Normalize struct {
+	Mean       [3]float32 `json:"mean"`
+	Std        [3]float32 `json:"std"`
+	ColorOrder string     `json:"color_order"` // RGB or BGR
+}
+
 // Backbone identifies a transfer model's feature extractor.
 type Backbone struct {
 	Name   string `json:"name"`
@@ -79,8 +93,11 @@ func (m *Manifest) Validate() error {
 	if m.FormatVersion < 1 {
 		return fmt.Errorf("bundle has no format_version")
 	}
-	if m.Kind != KindScratch && m.Kind != KindTransfer {
-		return fmt.Errorf("bundle kind %q is not %q or %q", m.Kind, KindScratch, KindTransfer)
+	if m.Kind != KindScratch && m.Kind != KindTransfer && m.Kind != KindFinetune {
+		return fmt.Errorf("bundle kind %q is not %q, %q or %q", m.Kind, KindScratch, KindTransfer, KindFinetune)
+	}
+	if m.Kind == KindFinetune && (m.Normalize == nil || m.Normalize.Std[0] == 0 || m.Normalize.Std[1] == 0 || m.Normalize.Std[2] == 0) {
+		return fmt.Errorf("fine-tuned bundle does not say how to normalise its input (normalize: mean, std)")
 	}
 	if len(m.Classes) < 2 {
 		return fmt.Errorf("bundle has %d classes, need at least 2", len(m.Classes))

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"time"
 
 	"github.com/lessdata/lessdata/audit"
@@ -15,6 +16,7 @@ import (
 	"github.com/lessdata/lessdata/dataset"
 	"github.com/lessdata/lessdata/finetune"
 	"github.com/lessdata/lessdata/internal/files"
+	"github.com/lessdata/lessdata/predict"
 	"github.com/lessdata/lessdata/report"
 )
 
@@ -51,6 +53,7 @@ type Comparison struct {
 	histories map[Method]*finetune.History
 	skipped   []dataset.Skip
 	audit     *audit.Report
+	cams      map[Method][]report.Thumb
 }
 
 // MethodResult is one method's part of a comparison.
@@ -119,7 +122,8 @@ func Compare(ctx context.Context, spec Spec, env Env, out Output) (*Comparison, 
 	}
 	defer rd.Abandon()
 	cmp := &Comparison{Spec: spec, Classes: data.Classes, Skipped: len(data.Skipped), Excluded: data.Excluded,
-		Positive: pool.positive, Ranking: pool.Ranking, Lessdata: out.Version, histories: map[Method]*finetune.History{}, skipped: data.Skipped, audit: data.Audit}
+		Positive: pool.positive, Ranking: pool.Ranking, Lessdata: out.Version, histories: map[Method]*finetune.History{}, skipped: data.Skipped, audit: data.Audit,
+		cams: map[Method][]report.Thumb{}}
 	for _, i := range pool.ValIndex() {
 		cmp.Validation, cmp.Labels = append(cmp.Validation, pool.Paths[i]), append(cmp.Labels, pool.Labels[i])
 	}
@@ -174,6 +178,13 @@ func Compare(ctx context.Context, spec Spec, env Env, out Output) (*Comparison, 
 		cmp.Methods = append(cmp.Methods, r)
 		if h := o.History(); h != nil {
 			r.Best, cmp.histories[m] = h.BestEpoch, h
+		}
+		if m.NeedsBackbone() && len(hl.Errors) > 0 {
+			thumbs, err := explainErrors(ctx, dir, pool.b.Dir, cmp.Classes, hl.Errors[:min(len(hl.Errors), galleryErrors)], rd.Path(filepath.Join("gradcam", string(m))))
+			if err != nil && ctx.Err() == nil {
+				env.UI.warnf("%s: Grad-CAM of the errors failed: %v", m, err)
+			}
+			cmp.cams[m] = thumbs
 		}
 		if r.Stopped == finetune.StopInterrupted {
 			runErr = interrupted(fmt.Errorf("%s stopped after %d epochs", m, r.Epochs))
@@ -235,4 +246,27 @@ func keepMethod(oldRun, dir string, r *MethodResult, cmp *Comparison) error {
 	}
 	cmp.Methods = append(cmp.Methods, r)
 	return nil
+}
+
+// explainErrors writes Grad-CAM overlays of a method's misclassified images (its bundle in dir,
+// its backbone in backboneDir) into out, and returns them captioned for the report.
+func explainErrors(ctx context.Context, dir, backboneDir string, classes []string, errs []report.Example, out string) ([]report.Thumb, error) {
+	m, err := predict.Open(ctx, dir, predict.Options{Backbone: backboneDir})
+	if err != nil {
+		return nil, err
+	}
+	defer m.Close()
+	results := make([]predict.Result, len(errs))
+	for i, e := range errs {
+		results[i] = predict.Result{Path: e.Path, Index: slices.Index(classes, e.Predicted), Probs: []float32{}}
+	}
+	files, err := m.Explain(ctx, results, out)
+	var thumbs []report.Thumb
+	for i, f := range files {
+		if f != "" {
+			e := errs[i]
+			thumbs = append(thumbs, report.Thumb{Path: f, Lines: []string{"true: " + e.True, fmt.Sprintf("predicted: %s (%.2f)", e.Predicted, e.Probability), filepath.Base(e.Path)}})
+		}
+	}
+	return thumbs, err
 }

@@ -395,6 +395,10 @@ func errorSections(ctx context.Context, cmp *Comparison, path func(string) strin
 			s.Gallery = g
 		}
 		out = append(out, s)
+		if cams := cmp.cams[r.Method]; len(cams) > 0 {
+			out = append(out, report.Section{Heading: "Where " + string(r.Method) + " looked when wrong", Gallery: &report.Gallery{
+				Caption: "Grad-CAM of the predicted class on the misclassified images above: red is what drove the wrong answer.", Items: cams}})
+		}
 		var right []report.Example
 		for _, c := range hl.Confident {
 			right = append(right, c.Examples...)

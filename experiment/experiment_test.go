@@ -14,7 +14,9 @@ import (
 
 	"github.com/lessdata/lessdata/backbone"
 	"github.com/lessdata/lessdata/backbone/backbonetest"
+	"github.com/lessdata/lessdata/bundle"
 	"github.com/lessdata/lessdata/finetune"
+	"github.com/lessdata/lessdata/predict"
 )
 
 // tinySpec is a fast spec on a generated dataset and the tiny generated backbone.
@@ -169,4 +171,56 @@ func TestInterruptedWraps(t *testing.T) {
 	require.ErrorIs(t, err, ErrInterrupted)
 	require.ErrorIs(t, err, context.Canceled)
 	require.True(t, errors.Is(interrupted(err), ErrInterrupted))
+}
+
+// The fine-tuned model is one SavedModel that predict reloads without the backbone, and it gives
+// the probabilities the run scored.
+func TestFinetuneBundlePredictsWhatWasScored(t *testing.T) {
+	spec, env := tinySpec(t, Finetune)
+	spec.Finetune.Epochs, spec.Finetune.Unfreeze = 2, 1
+	out := filepath.Join(t.TempDir(), "ft")
+	o, err := Train(context.Background(), spec, Finetune, env, Output{Dir: out})
+	require.NoError(t, err)
+	defer o.Close()
+	require.NotNil(t, o.Tuned)
+	require.Greater(t, o.Tuned.Model.TrainableParams(), 0)
+	require.NotEmpty(t, o.History().Epochs)
+	require.FileExists(t, filepath.Join(out, "history.json"))
+
+	m, err := predict.Open(context.Background(), out, predict.Options{})
+	require.NoError(t, err, "no backbone is needed")
+	defer m.Close()
+	require.Equal(t, bundle.KindFinetune, m.Manifest.Kind)
+	results, err := m.Files(context.Background(), o.Paths, nil)
+	require.NoError(t, err)
+	for i, r := range results {
+		require.NoError(t, r.Err)
+		for k := range r.Probs {
+			require.InDelta(t, o.Probs[i][k], r.Probs[k], 1e-5, "image %d", i)
+		}
+	}
+}
+
+// Grad-CAM overlays come out of transfer and fine-tuned bundles alike.
+func TestExplainWritesOverlays(t *testing.T) {
+	for _, m := range []Method{Transfer, Finetune} {
+		spec, env := tinySpec(t, m)
+		spec.Finetune.Epochs = 1
+		out := filepath.Join(t.TempDir(), string(m))
+		o, err := Train(context.Background(), spec, m, env, Output{Dir: out})
+		require.NoError(t, err)
+		o.Close()
+		pm, err := predict.Open(context.Background(), out, predict.Options{Backbone: spec.Transfer.Backbone})
+		require.NoError(t, err)
+		results, err := pm.Files(context.Background(), o.Paths[:3], nil)
+		require.NoError(t, err)
+		dir := filepath.Join(t.TempDir(), "cam")
+		files, err := pm.Explain(context.Background(), results, dir)
+		pm.Close()
+		require.NoError(t, err, m)
+		require.Len(t, files, 3)
+		for _, f := range files {
+			require.FileExists(t, f)
+		}
+	}
 }

@@ -15,13 +15,15 @@ const (
 	Scratch Method = "scratch"
 	// Transfer fits a head on the features of a frozen pretrained backbone.
 	Transfer Method = "transfer"
+	// Finetune fits the transfer head, then trains the backbone's top blocks with it.
+	Finetune Method = "finetune"
 )
 
 // AllMethods lists the methods in the order reports show them.
-var AllMethods = []Method{Scratch, Transfer}
+var AllMethods = []Method{Scratch, Transfer, Finetune}
 
 // NeedsBackbone reports whether the method reads features of a pretrained backbone.
-func (m Method) NeedsBackbone() bool { return m == Transfer }
+func (m Method) NeedsBackbone() bool { return m == Transfer || m == Finetune }
 
 // ParseMethods reads a comma-separated list of method names, in AllMethods order, without
 // repeats.

@@ -39,9 +39,11 @@ func gridInterrupted(err error) error {
 type Outcome struct {
 	Method  Method
 	Classes []string
-	// Trained is a model trained by epochs; Linear the linear transfer head (one is nil).
+	// Trained is a model trained by epochs, Linear the linear transfer head, Tuned a fine-tuned
+	// backbone with its head: one is set.
 	Trained  *finetune.Trained
 	Linear   *finetune.LinearHead
+	Tuned    *finetune.FineTuned
 	Manifest *bundle.Manifest
 	// Info records how the model was trained, for bundle.json.
 	Info    map[string]any
@@ -58,10 +60,13 @@ type Outcome struct {
 
 // History returns the fit's epochs, or nil for a head solved without epochs.
 func (o *Outcome) History() *finetune.History {
-	if o.Trained == nil {
-		return nil
+	switch {
+	case o.Trained != nil:
+		return o.Trained.History
+	case o.Tuned != nil:
+		return o.Tuned.History
 	}
-	return o.Trained.History
+	return nil
 }
 
 // Epochs returns the number of epochs trained (0 for a head solved without epochs).
@@ -88,6 +93,9 @@ func (o *Outcome) Close() {
 	if o.Trained != nil && o.Trained.Net != nil {
 		o.Trained.Net.Close()
 	}
+	if o.Tuned != nil {
+		o.Tuned.Close()
+	}
 }
 
 // Save writes the model bundle, history, metrics and curves into dir; common is what every
@@ -108,9 +116,12 @@ func (o *Outcome) Save(dir string, common map[string]any, version string) error 
 	m := o.Manifest
 	m.Training, m.Lessdata, m.Created = raw, version, time.Now().UTC().Format(time.RFC3339)
 	model := filepath.Join(dir, bundle.ModelDir)
-	if o.Linear != nil {
+	switch {
+	case o.Linear != nil:
 		err = o.Linear.Model.Weights().Freeze(model)
-	} else {
+	case o.Tuned != nil:
+		err = o.Tuned.Model.Freeze(model)
+	default:
 		err = o.Trained.Net.Freeze(model)
 	}
 	if err != nil {
@@ -125,10 +136,10 @@ func (o *Outcome) Save(dir string, common map[string]any, version string) error 
 	if o.Linear != nil {
 		return nil
 	}
-	if err := o.Trained.History.Save(dir); err != nil {
+	if err := o.History().Save(dir); err != nil {
 		return err
 	}
-	c := report.Curves{Runs: []report.NamedHistory{{Name: string(o.Method), History: o.Trained.History}}}
+	c := report.Curves{Runs: []report.NamedHistory{{Name: string(o.Method), History: o.History()}}}
 	if err := c.WriteLoss(filepath.Join(dir, "loss.png")); err != nil {
 		return err
 	}

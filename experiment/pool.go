@@ -137,9 +137,14 @@ func (p *Pool) decode(ctx context.Context, ds *dataset.Dataset, trainOnly bool) 
 		hashes []string
 	}
 	all := map[Method]decoded{}
+	bySize := map[[2]int]decoded{} // methods of one input size share one decoding
 	failed := make([]error, len(items))
 	for _, m := range p.spec.Methods {
 		w, h := p.inputSize(m)
+		if d, ok := bySize[[2]int{w, h}]; ok && (d.hashes != nil || !m.NeedsBackbone()) {
+			all[m] = d
+			continue
+		}
 		bar := p.ui.bar(len(items), fmt.Sprintf("decoding %dx%d", w, h))
 		done := 0
 		imgs, errs := dataset.NewDecoder(w, h, 0, tfdecode.Decode).Images(ctx, items, func(int) { done++; bar.Set(done) })
@@ -161,7 +166,7 @@ func (p *Pool) decode(ctx context.Context, ds *dataset.Dataset, trainOnly bool) 
 				failed[i] = err
 			}
 		}
-		all[m] = d
+		all[m], bySize[[2]int{w, h}] = d, d
 	}
 	var keep []int
 	for i, err := range failed {
@@ -264,14 +269,18 @@ func (p *Pool) Warm(ctx context.Context, seeds []uint64) error {
 			bar.Set(done)
 		}
 		var err error
-		if p.spec.Transfer.Head == HeadLinear {
+		set, ok := p.sets[Transfer]
+		if !ok {
+			set = p.sets[Finetune]
+		}
+		if p.spec.Transfer.Head == HeadLinear || !ok {
 			opt := p.linearOptions(seed)
 			opt.OnFeatures = progress
-			err = finetune.WarmLinear(ctx, p.sets[Transfer], opt)
+			err = finetune.WarmLinear(ctx, set, opt)
 		} else {
 			opt := p.transferOptions(seed)
 			opt.OnFeatures = progress
-			err = finetune.WarmFeatures(ctx, p.sets[Transfer], opt)
+			err = finetune.WarmFeatures(ctx, set, opt)
 		}
 		if bar != nil {
 			bar.Finish()
@@ -381,6 +390,32 @@ func (p *Pool) Run(ctx context.Context, m Method, trainIdx, valIdx []int, seed u
 				o.Info["backbone_ranking"] = p.Ranking
 			}
 		}
+	case Finetune:
+		fs := p.spec.Finetune
+		ffit := FitSpec{Epochs: fs.Epochs, Batch: p.spec.Fit.Batch, Patience: fs.Patience, KeepBest: true}.fitOptions(seed, p.workers)
+		ffit.OnStep, ffit.OnEpoch = fit.OnStep, fit.OnEpoch
+		if fit.OnEpoch != nil && hooks.Label != "" && p.ui.Epoch != nil {
+			ffit.OnEpoch = func(h *finetune.History) error {
+				e, _ := h.Last()
+				p.ui.Epoch(hooks.Label, e, fs.Epochs)
+				if hooks.OnEpoch != nil {
+					return hooks.OnEpoch(h)
+				}
+				return nil
+			}
+		}
+		opt := finetune.FineTuneOptions{Backbone: p.b.Backbone, Dir: p.b.Dir, Phase1: p.linearOptions(seed), Unfreeze: fs.Unfreeze,
+			LearningRate: fs.LR, Fit: ffit, Session: p.session}
+		o.Tuned, err = finetune.FineTune(ctx, p.Classes, train, val, opt)
+		if err == nil {
+			w, h := p.b.InputSize()
+			in := p.b.Spec.Input
+			bb := &bundle.Backbone{Name: backboneName(p.spec.Transfer.Backbone, p.b), SHA256: predict.BackboneID(p.b.Backbone), Features: p.b.Spec.Features.Size}
+			o.Manifest = &bundle.Manifest{Kind: bundle.KindFinetune, Classes: p.Classes, Input: bundle.Size{Width: w, Height: h}, Backbone: bb,
+				Normalize: &bundle.Normalize{Mean: in.Mean, Std: in.Std, ColorOrder: in.ColorOrder}}
+			o.Info = map[string]any{"recipe": string(Finetune), "backbone": bb, "unfreeze": fs.Unfreeze, "lr": fs.LR,
+				"trainable_parameters": o.Tuned.Model.TrainableParams(), "phase1": o.Tuned.Phase1}
+		}
 	default:
 		return nil, fmt.Errorf("unknown method %q", m)
 	}
@@ -392,7 +427,7 @@ func (p *Pool) Run(ctx context.Context, m Method, trainIdx, valIdx []int, seed u
 	for _, i := range valIdx {
 		o.Paths = append(o.Paths, p.Paths[i])
 	}
-	if t != nil && len(t.History.Epochs) == 0 {
+	if h := o.History(); h != nil && len(h.Epochs) == 0 {
 		o.Close()
 		return nil, interrupted(fmt.Errorf("%s stopped before its first epoch ended: nothing to keep", m))
 	}
@@ -445,7 +480,9 @@ func positiveIndex(classes []string, positive string) (int, error) {
 // score evaluates the outcome's final model on its validation set, whose classes are labels.
 func (o *Outcome) score(positive int, labels []int) error {
 	o.Positive, o.Threshold = positive, 0.5
-	if o.Linear != nil {
+	if o.Tuned != nil {
+		o.Probs = o.Tuned.Val
+	} else if o.Linear != nil {
 		o.Probs = o.Linear.Val
 		if positive >= 0 {
 			o.Threshold = o.Linear.Threshold

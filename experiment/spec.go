@@ -83,6 +83,18 @@ func (t TransferSpec) augmentations() []finetune.Augmentation {
 	return []finetune.Augmentation{finetune.Augmentation(t.Augment)}
 }
 
+// FinetuneSpec is the fine-tune method's own options (phase 1 is the transfer method's linear
+// head, with the TransferSpec's options).
+type FinetuneSpec struct {
+	// Unfreeze is the number of top blocks of the backbone trained in phase 2.
+	Unfreeze int `json:"unfreeze"`
+	// LR is phase 2's Adam learning rate.
+	LR float32 `json:"lr"`
+	// Epochs and Patience bound phase 2, validated on an inner split of the training images.
+	Epochs   int `json:"epochs"`
+	Patience int `json:"patience"`
+}
+
 // Spec is everything a job needs to know.
 type Spec struct {
 	Data     DataSpec     `json:"data"`
@@ -90,6 +102,7 @@ type Spec struct {
 	Methods  []Method     `json:"methods"`
 	Scratch  ScratchSpec  `json:"scratch"`
 	Transfer TransferSpec `json:"transfer"`
+	Finetune FinetuneSpec `json:"finetune"`
 	// Positive names the positive class of a two-class problem ("": the second class).
 	Positive string `json:"positive,omitempty"`
 	// Flags names options in errors as the command's flags (nil: the canonical names).
@@ -106,6 +119,7 @@ func DefaultSpec(methods ...Method) Spec {
 		Methods:  methods,
 		Scratch:  ScratchSpec{Size: 64},
 		Transfer: TransferSpec{Backbone: "mobilenet_v2", Head: HeadLinear, Augment: AugmentAuto, Views: finetune.DefaultViews, MLP: h},
+		Finetune: FinetuneSpec{Unfreeze: 2, LR: 1e-4, Epochs: 10, Patience: 3},
 	}
 }
 
@@ -144,7 +158,20 @@ func (s Spec) Validate() error {
 			return bad("size", "%d must be between 16 and 1024 (the article uses 64)", s.Scratch.Size)
 		}
 	}
-	if slices.Contains(s.Methods, Transfer) {
+	if slices.Contains(s.Methods, Finetune) {
+		f := s.Finetune
+		switch {
+		case f.Unfreeze < 0 || f.Unfreeze > 100:
+			return bad("unfreeze", "%d must be between 0 (the head only) and the backbone's number of blocks", f.Unfreeze)
+		case !(f.LR > 0 && f.LR <= 0.01):
+			return bad("finetune-lr", "%v must be above 0 and at most 0.01 (fine-tuning wants small steps: 1e-5 to 1e-4)", f.LR)
+		case f.Epochs < 1:
+			return bad("finetune-epochs", "%d must be at least 1", f.Epochs)
+		case f.Patience < 0:
+			return bad("finetune-patience", "%d must not be negative (0: never stop early)", f.Patience)
+		}
+	}
+	if slices.Contains(s.Methods, Transfer) || slices.Contains(s.Methods, Finetune) {
 		t := s.Transfer
 		h := t.MLP
 		augs := []string{AugmentAuto}

@@ -70,10 +70,22 @@ type FitOptions struct {
 	Workers int
 }
 
+// Net is a model Fit can train: nn.Net (the scratch CNN, the MLP head) and tune.Model (a
+// backbone being fine-tuned with its head).
+type Net interface {
+	// TrainBatch takes one optimiser step and returns the batch's mean loss and probabilities.
+	TrainBatch(nn.Batch) (float64, [][]float32, error)
+	// Evaluate returns a batch's mean loss and probabilities without training.
+	Evaluate(nn.Batch) (float64, [][]float32, error)
+	// Weights and SetWeights save and restore the trainable weights (keep-best).
+	Weights() (map[string][]float32, error)
+	SetWeights(map[string][]float32) error
+}
+
 // Fit trains net on train, validating on val after every epoch. When ctx is cancelled it stops
 // after the current batch and returns the history so far with Stopped set to StopInterrupted
 // (and the best weights restored under KeepBest): what was done is kept.
-func Fit(ctx context.Context, net *nn.Net, train TrainSet, val *Examples, opt FitOptions) (*History, error) {
+func Fit(ctx context.Context, net Net, train TrainSet, val *Examples, opt FitOptions) (*History, error) {
 	if train.Len() == 0 {
 		return nil, fmt.Errorf("fit: the training set is empty")
 	}
@@ -201,7 +213,7 @@ func fill(train TrainSet, x []float32, idx []int, draws uint64, workers int) err
 }
 
 // Probabilities returns the mean loss and the class probabilities of a fixed set, in batches.
-func Probabilities(net *nn.Net, ex *Examples, batch int) (float64, [][]float32, error) {
+func Probabilities(net Net, ex *Examples, batch int) (float64, [][]float32, error) {
 	size := len(ex.X) / max(ex.Count(), 1)
 	var lossSum float64
 	probs := make([][]float32, 0, ex.Count())

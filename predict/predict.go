@@ -98,6 +98,24 @@ func (m *Model) bind() error {
 	return err
 }
 
+// normalize writes a fine-tuned model's input: (x - mean) / std per channel, in its colour order.
+func (m *Model) normalize(dst []float32, im *dataset.Image) {
+	nz := m.Manifest.Normalize
+	order := [3]int{0, 1, 2}
+	if nz.ColorOrder == "BGR" {
+		order = [3]int{2, 1, 0}
+	}
+	var scale [3]float32 // as backbone.Normalize computes it, so training and prediction agree bit for bit
+	for c := range scale {
+		scale[c] = 1 / nz.Std[c]
+	}
+	for i := 0; i < im.W*im.H; i++ {
+		for c := 0; c < 3; c++ {
+			dst[3*i+c] = (im.Pix[3*i+order[c]] - nz.Mean[c]) * scale[c]
+		}
+	}
+}
+
 // units is the number of outputs the model gives per image: one sigmoid for two classes, one
 // softmax unit per class for more.
 func (m *Model) units() int {
@@ -229,6 +247,16 @@ func (m *Model) Probabilities(ctx context.Context, imgs []*dataset.Image) ([][]f
 		shape = []int64{int64(len(imgs)), int64(m.Manifest.Backbone.Features)}
 		for _, f := range feats {
 			x = append(x, f...)
+		}
+	case bundle.KindFinetune:
+		shape = []int64{int64(len(imgs)), int64(h), int64(w), 3}
+		n := w * h * 3
+		x = make([]float32, len(imgs)*n)
+		for i, im := range imgs {
+			if im.W != w || im.H != h {
+				return nil, fmt.Errorf("image is %dx%d, the model takes %dx%d", im.W, im.H, w, h)
+			}
+			m.normalize(x[i*n:(i+1)*n], im)
 		}
 	}
 	t, err := tf.NewTensor(shape, x)

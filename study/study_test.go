@@ -2,6 +2,7 @@ package study
 
 import (
 	"context"
+	"encoding/json"
 	"math"
 	"sync/atomic"
 	"testing"
@@ -103,9 +104,23 @@ func TestTInterval(t *testing.T) {
 	// t(0.975, 1) = 12.7062: two values 0.8 and 0.9.
 	iv = TInterval([]float64{0.8, 0.9}, 0.95)
 	require.InDelta(t, 0.85-12.7062*0.0707107/math.Sqrt(2), iv.Low, 1e-4)
+	// One value has no interval: n/a, never [x, x].
 	one := TInterval([]float64{0.7, math.NaN()}, 0.95)
-	require.Equal(t, Interval{Mean: 0.7, Low: 0.7, High: 0.7, N: 1}, one)
+	require.Equal(t, 0.7, one.Mean)
+	require.Equal(t, 1, one.N)
+	require.True(t, math.IsNaN(one.Low) && math.IsNaN(one.High))
+	require.Equal(t, "0.700 (n/a, 1 value)", one.Format(false))
 	require.True(t, math.IsNaN(TInterval(nil, 0.95).Mean))
+	require.Equal(t, "n/a", TInterval(nil, 0.95).Format(false))
+	require.Equal(t, "+0.850 [+0.215, +1.485]", TInterval([]float64{0.8, 0.9}, 0.95).Format(true))
+
+	// NaN survives JSON as null.
+	b, err := json.Marshal(one)
+	require.NoError(t, err)
+	require.JSONEq(t, `{"mean":0.7,"low":null,"high":null,"sd":null,"n":1}`, string(b))
+	var back Interval
+	require.NoError(t, json.Unmarshal(b, &back))
+	require.True(t, math.IsNaN(back.Low))
 
 	d := PairedDifference([]float64{0.7, 0.8, 0.75}, []float64{0.9, 0.95, 0.9}, 0.95)
 	require.InDelta(t, (0.2+0.15+0.15)/3, d.Mean, 1e-12)

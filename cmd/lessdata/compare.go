@@ -64,9 +64,10 @@ at once, so the same command resumes after Ctrl-C.`,
 	fitFlags(cmd, &o.Spec.Fit)
 	scratchFlags(cmd, &o.Spec.Scratch, "scratch-")
 	transferFlags(cmd, &o.Spec.Transfer, "transfer-")
+	finetuneFlags(cmd, &o.Spec.Finetune)
 	outFlags(cmd, &o.Out.Output, &o.Spec.Positive)
 	gridFlags(cmd, &o.Out.Jobs)
-	cmd.Flags().StringVar(&o.Methods, "methods", "scratch,transfer", "methods to compare, comma separated: scratch, transfer")
+	cmd.Flags().StringVar(&o.Methods, "methods", "scratch,transfer", "methods to compare, comma separated: scratch, transfer, finetune")
 	cmd.Flags().IntVar(&o.Folds, "folds", 0, "k-fold cross-validation over training and validation images pooled (0: use the given split)")
 	cmd.Flags().IntVar(&o.Repeats, "repeats", 1, "repetitions with different seeds (and folds)")
 	return cmd

@@ -32,7 +32,7 @@ lessdata_export.json beside it.
 savedmodel: a SavedModel folder (TensorFlow Serving, tf.saved_model.load). Signature
 serving_default takes "images", a batch of encoded image files (string); signature "pixels"
 takes uint8 [N, H, W, 3] images already resized. Both return "probabilities" [N, classes]
-and "class_index".
+and "class_index", the class predict would print (it follows the model's threshold, if any).
 tflite: model.tflite taking uint8 [1, H, W, 3] pixels (resized) and giving float32
 probabilities [1, classes].`,
 		Example: `  lessdata export --model runs/car_vs_bus/transfer --format savedmodel --out exported/car_vs_bus`,

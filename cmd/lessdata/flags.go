@@ -52,9 +52,20 @@ func transferFlags(cmd *cobra.Command, t *experiment.TransferSpec, prefix string
 	cmd.Flags().Float32Var(&t.MLP.LearningRate, "lr", t.MLP.LearningRate, "mlp head: Adam's learning rate")
 }
 
+// finetuneFlags set the fine-tune method's phase 2.
+func finetuneFlags(cmd *cobra.Command, ft *experiment.FinetuneSpec) {
+	cmd.Flags().IntVar(&ft.Unfreeze, "unfreeze", ft.Unfreeze, "finetune: top blocks of the backbone trained in phase 2 (0: the head only)")
+	cmd.Flags().Float32Var(&ft.LR, "finetune-lr", ft.LR, "finetune: Adam's learning rate in phase 2")
+	cmd.Flags().IntVar(&ft.Epochs, "finetune-epochs", ft.Epochs, "finetune: most epochs of phase 2")
+	cmd.Flags().IntVar(&ft.Patience, "finetune-patience", ft.Patience, "finetune: stop phase 2 when the inner validation loss has not improved for this many epochs")
+}
+
 // checkHeadFlags refuses the mlp head's flags with the linear head, where they would do nothing.
 func checkHeadFlags(cmd *cobra.Command, t experiment.TransferSpec) error {
 	if t.Head != experiment.HeadLinear {
+		if cmd.Flags().Lookup("target-sensitivity") != nil && cmd.Flags().Changed("target-sensitivity") {
+			return fmt.Errorf("--target-sensitivity needs the linear head: leave --head out")
+		}
 		return nil
 	}
 	for _, f := range []string{"hidden", "dropout", "l2", "lr"} {

@@ -2,14 +2,9 @@ package main
 
 import (
 	"context"
-	"encoding/csv"
-	"encoding/json"
 	"fmt"
-	"io"
 	"slices"
-	"strconv"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
@@ -22,6 +17,7 @@ type predictOptions struct {
 	Paths    []string
 	Format   string
 	Backbone string
+	Explain  string
 }
 
 func newPredictCmd(f *factory, runF func(context.Context, *predictOptions) error) *cobra.Command {
@@ -38,7 +34,7 @@ predicted a chunk at a time, so any number of them fits in memory.`,
 		Args:    cobra.MinimumNArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
 			o.Paths = args
-			if !slices.Contains([]string{"table", "csv", "json"}, o.Format) {
+			if !slices.Contains(predict.Formats, o.Format) {
 				return fmt.Errorf("--format %q: use table, csv or json", o.Format)
 			}
 			if runF != nil {
@@ -50,6 +46,7 @@ predicted a chunk at a time, so any number of them fits in memory.`,
 	cmd.Flags().StringVar(&o.Model, "model", "", "run folder of a trained model (compare's RUN/scratch or RUN/transfer)")
 	cmd.Flags().StringVar(&o.Format, "format", "table", "output format: table, csv or json")
 	cmd.Flags().StringVar(&o.Backbone, "backbone", "", "backbone folder for a transfer model (default: the one it names, from the cache)")
+	cmd.Flags().StringVar(&o.Explain, "explain", "", "write a Grad-CAM overlay of each image's predicted class into this folder (transfer and fine-tuned models)")
 	cmd.MarkFlagRequired("model")
 	return cmd
 }
@@ -64,13 +61,19 @@ func runPredict(ctx context.Context, f *factory, o *predictOptions) error {
 		return err
 	}
 	defer m.Close()
-	w := newPredictionWriter(f.IO.Out, o.Format, m.Classes())
+	w, err := predict.NewWriter(f.IO.Out, o.Format, m.Classes())
+	if err != nil {
+		return err
+	}
 	failed := 0
+	var explain []predict.Result
 	emit := func(r predict.Result) error {
 		if r.Err != nil {
 			failed++
+		} else if o.Explain != "" {
+			explain = append(explain, predict.Result{Path: r.Path, Index: r.Index, Probs: r.Probs})
 		}
-		return w.write(r)
+		return w.Write(r)
 	}
 	for _, r := range problems {
 		if err := emit(r); err != nil {
@@ -85,105 +88,27 @@ func runPredict(ctx context.Context, f *factory, o *predictOptions) error {
 		return emit(r)
 	})
 	bar.Finish()
-	if ferr := w.flush(); err == nil {
+	if ferr := w.Flush(); err == nil {
 		err = ferr
 	}
 	if err != nil {
 		return err
 	}
+	if o.Explain != "" {
+		files, err := m.Explain(ctx, explain, o.Explain)
+		if err != nil {
+			return err
+		}
+		n := 0
+		for _, f := range files {
+			if f != "" {
+				n++
+			}
+		}
+		fmt.Fprintf(f.IO.Err, "Grad-CAM: %d overlays in %s\n", n, o.Explain)
+	}
 	if failed > 0 {
 		return fmt.Errorf("%d of %d images could not be read", failed, len(paths)+len(problems))
 	}
 	return nil
-}
-
-// predictionWriter prints predictions as they come, in one of predict's formats.
-type predictionWriter struct {
-	format  string
-	classes []string
-	out     io.Writer
-	csv     *csv.Writer
-	tab     *tabwriter.Writer
-	rows    []predictionRow
-}
-
-// predictionRow is one image in predict's JSON output.
-type predictionRow struct {
-	Path          string             `json:"path"`
-	Class         string             `json:"class,omitempty"`
-	Probability   float32            `json:"probability,omitempty"`
-	Probabilities map[string]float32 `json:"probabilities,omitempty"`
-	Error         string             `json:"error,omitempty"`
-}
-
-func newPredictionWriter(out io.Writer, format string, classes []string) *predictionWriter {
-	w := &predictionWriter{format: format, classes: classes, out: out, rows: []predictionRow{}}
-	switch format {
-	case "csv":
-		w.csv = csv.NewWriter(out)
-		head := []string{"path", "class", "probability"}
-		for _, c := range classes {
-			head = append(head, "p_"+c)
-		}
-		w.csv.Write(append(head, "error"))
-	case "table":
-		w.tab = tabwriter.NewWriter(out, 2, 4, 2, ' ', 0)
-		fmt.Fprintln(w.tab, "IMAGE\tCLASS\tPROBABILITY")
-	}
-	return w
-}
-
-// oneLine keeps an error message on one line of a table or CSV.
-func oneLine(err error) string { return strings.Join(strings.Fields(err.Error()), " ") }
-
-func (w *predictionWriter) write(r predict.Result) error {
-	switch w.format {
-	case "json":
-		row := predictionRow{Path: r.Path}
-		if r.Err != nil {
-			row.Error = oneLine(r.Err)
-		} else {
-			row.Class, row.Probability = r.Class, r.Probs[r.Index]
-			row.Probabilities = map[string]float32{}
-			for k, c := range w.classes {
-				row.Probabilities[c] = r.Probs[k]
-			}
-		}
-		w.rows = append(w.rows, row)
-	case "csv":
-		rec := make([]string, 4+len(w.classes))
-		rec[0] = r.Path
-		if r.Err != nil {
-			rec[len(rec)-1] = oneLine(r.Err)
-		} else {
-			rec[1], rec[2] = r.Class, strconv.FormatFloat(float64(r.Probs[r.Index]), 'f', 4, 32)
-			for k := range w.classes {
-				rec[3+k] = strconv.FormatFloat(float64(r.Probs[k]), 'f', 4, 32)
-			}
-		}
-		w.csv.Write(rec)
-		w.csv.Flush()
-		return w.csv.Error()
-	default:
-		if r.Err != nil {
-			fmt.Fprintf(w.tab, "%s\terror\t%s\n", r.Path, oneLine(r.Err))
-		} else {
-			fmt.Fprintf(w.tab, "%s\t%s\t%.3f\n", r.Path, r.Class, r.Probs[r.Index])
-		}
-	}
-	return nil
-}
-
-func (w *predictionWriter) flush() error {
-	switch w.format {
-	case "json":
-		enc := json.NewEncoder(w.out)
-		enc.SetIndent("", "  ")
-		return enc.Encode(w.rows)
-	case "csv":
-		w.csv.Flush()
-		return w.csv.Error()
-	default:
-		return w.tab.Flush()
-	}
 }

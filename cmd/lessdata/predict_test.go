@@ -146,7 +146,8 @@ func TestCompareWritesReport(t *testing.T) {
 	require.NoError(t, err, stderr)
 	require.Contains(t, stdout, "report: "+filepath.Join(out, "report.html"))
 	for _, f := range []string{"compare.json", "report.md", "report.html", "loss.png", "accuracy.png", "roc.png",
-		"confusion_scratch.png", "confusion_transfer.png", "scratch/bundle.json", "transfer/bundle.json", "transfer/history.json"} {
+		"confusion_scratch.png", "confusion_transfer.png", "scratch/bundle.json", "transfer/bundle.json", "scratch/history.json",
+		"transfer/metrics.json", "predictions.csv", "pr.png", "calibration.png"} {
 		require.FileExists(t, filepath.Join(out, f))
 	}
 	var cmp experiment.Comparison

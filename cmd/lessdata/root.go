@@ -50,6 +50,6 @@ model you choose. All numeric work runs in TensorFlow through its C API.`,
 	root.PersistentFlags().StringVar(&f.Global.CacheDir, "cache-dir", "", "folder for downloaded and converted backbones and cached features (default $LESSDATA_CACHE or the user cache folder)")
 	root.PersistentFlags().StringVar(&f.Global.Mirror, "mirror", "", "folder or URL holding backbone files as <mirror>/<dir>/<file>, used instead of the public sources (default $LESSDATA_MIRROR)")
 	root.AddCommand(newBackbonesCmd(f), newTrainCmd(f, nil), newAugmentCmd(f, nil), newCompareCmd(f, nil), newPredictCmd(f, nil),
-		newEvalCmd(f, nil), newCurveCmd(f, nil), newAuditCmd(f, nil))
+		newEvalCmd(f, nil), newCurveCmd(f, nil), newAuditCmd(f, nil), newExportCmd(f, nil), newServeCmd(f, nil))
 	return root
 }

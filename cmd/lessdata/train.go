@@ -15,7 +15,7 @@ func newTrainCmd(f *factory, runF func(context.Context, *trainOptions) error) *c
 		Use:   "train",
 		Short: "Train a classifier on a folder of images",
 	}
-	cmd.AddCommand(newTrainScratchCmd(f, runF), newTrainTransferCmd(f, runF))
+	cmd.AddCommand(newTrainScratchCmd(f, runF), newTrainTransferCmd(f, runF), newTrainFinetuneCmd(f, runF))
 	return cmd
 }
 
@@ -95,6 +95,42 @@ metrics, and what was chosen and why (bundle.json's training record).`,
 	return cmd
 }
 
+func newTrainFinetuneCmd(f *factory, runF func(context.Context, *trainOptions) error) *cobra.Command {
+	o := &trainOptions{Method: experiment.Finetune, Spec: experiment.DefaultSpec(experiment.Finetune)}
+	cmd := &cobra.Command{
+		Use:   "finetune --data DIR --backbone NAME|DIR --out RUN",
+		Short: "Fine-tune the top blocks of a pretrained backbone with its head (the second phase of transfer learning)",
+		Long: `Phase 1 fits the linear transfer head on frozen backbone features (as train transfer does:
+augmentation, normalisation and strength chosen by inner cross-validation on the training
+images). Phase 2 unfreezes the top --unfreeze blocks of the backbone and trains them with the
+head end to end at a small learning rate (--finetune-lr), with the chosen augmentation drawn
+fresh every step, for at most --finetune-epochs. Early stopping and keep-best watch an inner
+20% split of the training images; the validation images are only scored at the end. Batch
+norms are folded into the converted backbones' convolutions, so there is nothing to freeze
+there.
+
+RUN receives one SavedModel of the whole network (fine-tuned backbone and head) that predict,
+eval and export use without the original backbone, with history, metrics and curves.`,
+		Example: `  lessdata train finetune --data ../shared/datasets/chest_xray_pneumonia_small --backbone mobilenet_v2 --out runs/ft`,
+		Args:    cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			if err := checkHeadFlags(c, o.Spec.Transfer); err != nil {
+				return err
+			}
+			if runF != nil {
+				return runF(c.Context(), o)
+			}
+			return runTrain(c.Context(), f, o)
+		},
+	}
+	dataFlags(cmd, &o.Spec.Data)
+	cmd.Flags().IntVar(&o.Spec.Fit.Batch, "batch", o.Spec.Fit.Batch, "batch size")
+	transferFlags(cmd, &o.Spec.Transfer, "")
+	finetuneFlags(cmd, &o.Spec.Finetune)
+	outFlags(cmd, &o.Out, &o.Spec.Positive)
+	return cmd
+}
+
 func runTrain(ctx context.Context, f *factory, o *trainOptions) error {
 	o.Out.Version = version
 	out, err := experiment.Train(ctx, o.Spec, o.Method, f.env(), o.Out)
@@ -105,7 +141,9 @@ func runTrain(ctx context.Context, f *factory, o *trainOptions) error {
 	if err != nil && !errors.Is(err, experiment.ErrInterrupted) {
 		return err
 	}
-	printStop(f.IO, string(o.Method), out.Trained.History)
+	if h := out.History(); h != nil {
+		printStop(f.IO, string(o.Method), h)
+	}
 	printMetrics(f.IO, string(o.Method), out.Metrics, out.Seconds)
 	fmt.Fprintf(f.IO.Out, "model: %s\n", o.Out.Dir)
 	return err

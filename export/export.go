@@ -1,0 +1,200 @@
+package export
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/lessdata/lessdata/backbone"
+	"github.com/lessdata/lessdata/internal/files"
+	"github.com/lessdata/lessdata/tf"
+)
+
+// Files written beside the model in an export folder.
+const (
+	LabelsFile   = "labels.txt"
+	MetadataFile = "lessdata_export.json"
+	TFLiteFile   = "model.tflite"
+)
+
+// Formats.
+const (
+	FormatSavedModel = "savedmodel"
+	FormatTFLite     = "tflite"
+)
+
+// Options tunes an export.
+type Options struct {
+	// Force replaces an existing output folder.
+	Force bool
+	// Backbone is a backbone folder to use instead of the one the bundle names.
+	Backbone string
+	// Fetch finds or fetches the named backbone.
+	Fetch backbone.FetchOptions
+}
+
+// Metadata describes an exported model; it is written as MetadataFile beside it.
+type Metadata struct {
+	Format  string   `json:"format"`
+	Kind    string   `json:"kind"`
+	Classes []string `json:"classes"`
+	// Positive is the bundle's positive class of a two-class model.
+	Positive string `json:"positive,omitempty"`
+	// Threshold, when set, is the probability of Positive at or above which an image is called
+	// Positive (class_index follows it; TFLite users apply it themselves); else the most probable
+	// class wins.
+	Threshold float64 `json:"threshold,omitempty"`
+	// Width and Height are the size images are resized to.
+	Width  int `json:"width"`
+	Height int `json:"height"`
+	// Backbone names the backbone built into the model, if any.
+	Backbone string `json:"backbone,omitempty"`
+	// Inputs and Outputs describe the model's entry points, by signature for a SavedModel.
+	Inputs  map[string]string `json:"inputs"`
+	Outputs map[string]string `json:"outputs"`
+	// Resize says how images are brought to Width x Height.
+	Resize string `json:"resize"`
+	Bundle string `json:"bundle"`
+	// BundleCreated is when the bundle was trained.
+	BundleCreated string `json:"bundle_created"`
+	Created       string `json:"created"`
+}
+
+// resizeNote is Metadata.Resize.
+const resizeNote = "whole image to width x height, bilinear (triangle filter widened when shrinking, " +
+	"as golang.org/x/image/draw does), transparency over white, rounded to 8 bits; " +
+	"the encoded-image signature does not apply EXIF orientation"
+
+// SavedModel exports the bundle in bundleDir as one self-contained SavedModel folder outDir:
+// decoding, resizing, normalisation, the backbone (if any) and the model in one graph.
+// Signature serving_default takes "images", a batch of encoded image files (string [-1]);
+// signature "pixels" takes "pixels", uint8 [-1, H, W, 3] images already resized. Both return
+// "probabilities" [-1, K] and "class_index" (int64 [-1]). labels.txt and the metadata are
+// written into the folder too. The folder appears whole; an existing one is replaced only with
+// opt.Force.
+func SavedModel(ctx context.Context, bundleDir, outDir string, opt Options) (*Metadata, error) {
+	out, err := begin(outDir, opt.Force)
+	if err != nil {
+		return nil, err
+	}
+	defer out.abandon()
+	c, err := build(ctx, bundleDir, opt)
+	if err != nil {
+		return nil, err
+	}
+	defer c.close()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	sigs := c.signatures()
+	tmp := filepath.Join(out.work, "savedmodel")
+	if err := tf.WriteSavedModel(tmp, c.graph, nil, sigs); err != nil {
+		return nil, fmt.Errorf("export %s: %w", bundleDir, err)
+	}
+	for _, name := range []string{"saved_model.pb", "variables"} {
+		if err := os.Rename(filepath.Join(tmp, name), filepath.Join(out.work, name)); err != nil {
+			return nil, fmt.Errorf("export %s: %w", bundleDir, err)
+		}
+	}
+	if err := os.Remove(tmp); err != nil {
+		return nil, fmt.Errorf("export %s: %w", bundleDir, err)
+	}
+	md := c.metadata(FormatSavedModel, bundleDir)
+	for _, s := range sigs {
+		for k, ti := range s.Inputs {
+			md.Inputs[s.Key+"/"+k] = describe(ti)
+		}
+		for k, ti := range s.Outputs {
+			md.Outputs[s.Key+"/"+k] = describe(ti)
+		}
+	}
+	if err := out.commit(md); err != nil {
+		return nil, err
+	}
+	return md, nil
+}
+
+func describe(ti tf.TensorInfo) string {
+	dims := make([]string, len(ti.Shape))
+	for i, d := range ti.Shape {
+		dims[i] = fmt.Sprint(d)
+	}
+	return fmt.Sprintf("%v [%s]", ti.DType, strings.Join(dims, ", "))
+}
+
+func (c *classifier) metadata(format, bundleDir string) *Metadata {
+	m := c.manifest
+	md := &Metadata{Format: format, Kind: m.Kind, Classes: m.Classes, Positive: m.Positive, Threshold: m.Threshold,
+		Width: m.Input.Width, Height: m.Input.Height, Inputs: map[string]string{}, Outputs: map[string]string{},
+		Resize: resizeNote, Bundle: bundleDir, BundleCreated: m.Created, Created: time.Now().UTC().Format(time.RFC3339)}
+	if m.Backbone != nil {
+		md.Backbone = m.Backbone.Name
+	}
+	return md
+}
+
+// outFolder is an export folder being written: work is a hidden sibling of final until commit.
+type outFolder struct {
+	final, work string
+	force       bool
+	done        bool
+}
+
+func begin(dir string, force bool) (*outFolder, error) {
+	if dir == "" {
+		return nil, fmt.Errorf("export: no output folder given (--out DIR)")
+	}
+	if _, err := os.Stat(dir); err == nil && !force {
+		return nil, fmt.Errorf("export: %s already exists: choose another --out or pass --force to replace it", dir)
+	}
+	dir = filepath.Clean(dir)
+	parent := filepath.Dir(dir)
+	if err := os.MkdirAll(parent, 0o755); err != nil {
+		return nil, fmt.Errorf("export: %w", err)
+	}
+	work, err := os.MkdirTemp(parent, "."+filepath.Base(dir)+".partial-")
+	if err != nil {
+		return nil, fmt.Errorf("export: %w", err)
+	}
+	if err := os.Chmod(work, 0o755); err != nil {
+		os.RemoveAll(work)
+		return nil, fmt.Errorf("export: %w", err)
+	}
+	return &outFolder{final: dir, work: work, force: force}, nil
+}
+
+// commit writes the labels and metadata and moves the folder into place.
+func (o *outFolder) commit(md *Metadata) error {
+	labels := strings.Join(md.Classes, "\n") + "\n"
+	if err := os.WriteFile(filepath.Join(o.work, LabelsFile), []byte(labels), 0o644); err != nil {
+		return fmt.Errorf("export: %w", err)
+	}
+	if err := files.WriteJSON(filepath.Join(o.work, MetadataFile), md); err != nil {
+		return fmt.Errorf("export: %w", err)
+	}
+	if _, err := os.Stat(o.final); err == nil {
+		if !o.force {
+			return fmt.Errorf("export: %s appeared meanwhile; pass --force to replace it", o.final)
+		}
+		if err := os.RemoveAll(o.final); err != nil {
+			return fmt.Errorf("export: replace %s: %w", o.final, err)
+		}
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("export: %w", err)
+	}
+	if err := os.Rename(o.work, o.final); err != nil {
+		return fmt.Errorf("export: %w", err)
+	}
+	o.done = true
+	return nil
+}
+
+func (o *outFolder) abandon() {
+	if !o.done {
+		os.RemoveAll(o.work)
+	}
+}
