@@ -64,7 +64,6 @@ func (o *Options) defaults() {
 	}
 }
 
-
 // Info describes the served model (GET /api/model).
 type Info struct {
 	Kind     string   `json:"kind"`
