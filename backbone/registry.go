@@ -103,8 +103,12 @@ func cachedState(e models.Entry, dir string) error {
 // Resolve turns a backbone argument into a folder: an existing folder is used as it is, a name
 // from the manifest is fetched into the cache unless it is there already.
 func Resolve(ctx context.Context, nameOrDir string, opt FetchOptions) (string, error) {
-	if st, err := os.Stat(nameOrDir); err == nil && st.IsDir() {
+	st, err := os.Stat(nameOrDir)
+	switch {
+	case err == nil && st.IsDir():
 		return nameOrDir, nil
+	case err == nil:
+		return "", fmt.Errorf("%s is a file, not a backbone folder: give the folder that holds saved_model.pb and %s, or a name from `lessdata backbones list`", nameOrDir, models.SpecFile)
 	}
 	if strings.ContainsRune(nameOrDir, os.PathSeparator) {
 		return "", fmt.Errorf("backbone folder %s does not exist", nameOrDir)

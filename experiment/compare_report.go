@@ -100,8 +100,9 @@ func interruptedSection(cmp *Comparison) *report.Section {
 		strings.Join(missing, ", "))}}
 }
 
-// estimate writes a value with its interval, or n/a.
-func estimate(v, lo, hi float64) string {
+// FormatEstimate writes a value with its interval, "[n/a]" when the interval has no spread, and
+// "n/a" without a value.
+func FormatEstimate(v, lo, hi float64) string {
 	switch {
 	case math.IsNaN(v):
 		return "n/a"
@@ -123,12 +124,12 @@ func resultSection(cmp *Comparison, binary bool) report.Section {
 	var rows [][]string
 	for _, r := range cmp.Methods {
 		m := r.Metrics
-		row := []string{string(r.Method), estimate(m.Accuracy, m.AccuracyLow, m.AccuracyHigh), estimate(m.AUC, m.AUCLow, m.AUCHigh)}
+		row := []string{string(r.Method), FormatEstimate(m.Accuracy, m.AccuracyLow, m.AccuracyHigh), FormatEstimate(m.AUC, m.AUCLow, m.AUCHigh)}
 		if binary {
 			row = append(row, "n/a", "n/a")
 			if len(m.OperatingPoints) > 0 {
 				op := m.OperatingPoints[0]
-				row[3], row[4] = estimate(op.Sensitivity.Value, op.Sensitivity.Low, op.Sensitivity.High), estimate(op.Specificity.Value, op.Specificity.Low, op.Specificity.High)
+				row[3], row[4] = FormatEstimate(op.Sensitivity.Value, op.Sensitivity.Low, op.Sensitivity.High), FormatEstimate(op.Specificity.Value, op.Specificity.Low, op.Specificity.High)
 			}
 		}
 		epochs := fmt.Sprintf("%d (%d)", r.Epochs, r.Best)
@@ -169,9 +170,11 @@ func leakSection(ctx context.Context, cmp *Comparison, thumbs string) (*report.S
 	}
 	counts := cmp.audit.Counts()
 	var found []string
+	names := map[string]string{"leak": "train/validation leaks", "label-conflict": "label conflicts", audit.KindExact: "groups of exact copies",
+		audit.KindNear: "groups of near copies", audit.KindLookAlike: "look-alike pairs (not copies)"}
 	for _, k := range []string{"leak", "label-conflict", audit.KindExact, audit.KindNear, audit.KindLookAlike} {
 		if counts[k] > 0 {
-			found = append(found, fmt.Sprintf("%d %s", counts[k], k))
+			found = append(found, fmt.Sprintf("%d %s", counts[k], names[k]))
 		}
 	}
 	if len(found) == 0 {
@@ -223,8 +226,8 @@ func leakSection(ctx context.Context, cmp *Comparison, thumbs string) (*report.S
 			return nil, err
 		}
 		m := r.Metrics
-		t.Rows = append(t.Rows, []string{string(r.Method), estimate(m.Accuracy, m.AccuracyLow, m.AccuracyHigh), estimate(free.Accuracy, free.AccuracyLow, free.AccuracyHigh),
-			estimate(m.AUC, m.AUCLow, m.AUCHigh), estimate(free.AUC, free.AUCLow, free.AUCHigh)})
+		t.Rows = append(t.Rows, []string{string(r.Method), FormatEstimate(m.Accuracy, m.AccuracyLow, m.AccuracyHigh), FormatEstimate(free.Accuracy, free.AccuracyLow, free.AccuracyHigh),
+			FormatEstimate(m.AUC, m.AUCLow, m.AUCHigh), FormatEstimate(free.AUC, free.AUCLow, free.AUCHigh)})
 	}
 	s.Table = t
 	return s, nil
@@ -270,7 +273,7 @@ func operatingSection(cmp *Comparison) report.Section {
 			if op.Optimistic {
 				rule += " (chosen on these images: optimistic)"
 			}
-			e := func(x report.Estimate) string { return estimate(x.Value, x.Low, x.High) }
+			e := func(x report.Estimate) string { return FormatEstimate(x.Value, x.Low, x.High) }
 			t.Rows = append(t.Rows, []string{string(r.Method), fmt.Sprintf("%.3f", op.Threshold), rule, e(op.Sensitivity), e(op.Specificity), e(op.PPV), e(op.NPV)})
 		}
 	}
@@ -367,8 +370,8 @@ func errorSections(ctx context.Context, cmp *Comparison, path func(string) strin
 	var conf []report.Figure
 	for _, r := range cmp.Methods {
 		for _, c := range r.Metrics.PerClass {
-			perClass.Rows = append(perClass.Rows, []string{string(r.Method), c.Class, fmt.Sprintf("%.3f", c.Precision), estimate(c.Recall, c.RecallLow, c.RecallHigh),
-				fmt.Sprintf("%.3f", c.F1), estimate(c.AUC.Value, c.AUC.Low, c.AUC.High), fmt.Sprint(c.Support)})
+			perClass.Rows = append(perClass.Rows, []string{string(r.Method), c.Class, fmt.Sprintf("%.3f", c.Precision), FormatEstimate(c.Recall, c.RecallLow, c.RecallHigh),
+				fmt.Sprintf("%.3f", c.F1), FormatEstimate(c.AUC.Value, c.AUC.Low, c.AUC.High), fmt.Sprint(c.Support)})
 		}
 		name := "confusion_" + string(r.Method) + ".png"
 		if err := report.WriteConfusion(path(name), string(r.Method)+": confusion matrix", cmp.Classes, r.Metrics.Confusion); err != nil {
@@ -489,7 +492,7 @@ func RankingSection(r *Ranking) report.Section {
 			name += " (chosen)"
 		}
 		t.Rows = append(t.Rows, []string{name, fmt.Sprintf("%dx%d", rk.Input, rk.Input), fmt.Sprint(rk.Features), fmt.Sprintf("%.4f", rk.LogLoss),
-			estimate(rk.Accuracy.Value, rk.Accuracy.Low, rk.Accuracy.High), estimate(rk.AUC.Value, rk.AUC.Low, rk.AUC.High), fmt.Sprintf("%.0f", rk.PerSecond)})
+			FormatEstimate(rk.Accuracy.Value, rk.Accuracy.Low, rk.Accuracy.High), FormatEstimate(rk.AUC.Value, rk.AUC.Low, rk.AUC.High), fmt.Sprintf("%.0f", rk.PerSecond)})
 	}
 	return report.Section{Heading: "Backbone ranking", Table: t, Paragraphs: []string{
 		"The backbone with the lowest out-of-fold log-loss on the training images was chosen; the validation images played no part."}}

@@ -98,8 +98,8 @@ func runRank(ctx context.Context, f *factory, o *rankOptions) error {
 			fmt.Fprintf(tw, "%s\t\t\tfailed: %s\t\t\t\n", rk.Backbone, rk.Err)
 			continue
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%.4f\t%.3f [%.3f, %.3f]\t%s\t%.0f\n", rk.Backbone, rk.Input, rk.Features, rk.LogLoss,
-			rk.Accuracy.Value, rk.Accuracy.Low, rk.Accuracy.High, experiment.FormatAUC(rk.AUC.Value), rk.PerSecond)
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%.4f\t%s\t%s\t%.0f\n", rk.Backbone, rk.Input, rk.Features, rk.LogLoss,
+			experiment.FormatEstimate(rk.Accuracy.Value, rk.Accuracy.Low, rk.Accuracy.High), experiment.FormatEstimate(rk.AUC.Value, rk.AUC.Low, rk.AUC.High), rk.PerSecond)
 	}
 	tw.Flush()
 	if err == nil {

@@ -10,7 +10,8 @@ import (
 
 // printMetrics prints one line of validation metrics.
 func printMetrics(ios streams, name string, m report.Metrics, seconds float64) {
-	fmt.Fprintf(ios.Out, "%-9s accuracy %.3f [%.3f, %.3f]  AUC %s", name, m.Accuracy, m.AccuracyLow, m.AccuracyHigh, experiment.FormatAUC(m.AUC))
+	fmt.Fprintf(ios.Out, "%-9s accuracy %s  AUC %s", name, experiment.FormatEstimate(m.Accuracy, m.AccuracyLow, m.AccuracyHigh),
+		experiment.FormatEstimate(m.AUC, m.AUCLow, m.AUCHigh))
 	if m.Positive != "" {
 		fmt.Fprintf(ios.Out, "  sensitivity %.3f  specificity %.3f (positive %s)", m.Sensitivity, m.Specificity, m.Positive)
 	}
