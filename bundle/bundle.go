@@ -43,6 +43,9 @@ type Manifest struct {
 	// Input is the image size the model (or its backbone) takes.
 	Input      Size       `json:"input"`
 	Preprocess Preprocess `json:"preprocess"`
+	// TTA, for transfer models, averages each image's probabilities with those of views of it
+	// drawn as in training (test-time augmentation).
+	TTA *TTA `json:"tta,omitempty"`
 	// Normalize is set for fine-tuned models: their input is (x - Mean) / Std per channel of the
 	// 0..255 pixels, in ColorOrder.
 	Normalize *Normalize `json:"normalize,omitempty"`
@@ -70,6 +73,14 @@ type Preprocess struct {
 	Std         [3]float32 `json:"std"`
 }
 
+// TTA is test-time augmentation: Views views of augmentation Augment (light or article), seeded
+// by Seed and each image's content hash.
+type TTA struct {
+	Augment string `json:"augment"`
+	Views   int    `json:"views"`
+	Seed    uint64 `json:"seed"`
+}
+
 // Normalize turns 0..255 pixels into a fine-tuned backbone's input.
 type Normalize struct {
 	Mean       [3]float32 `json:"mean"`
@@ -95,6 +106,9 @@ func (m *Manifest) Validate() error {
 	}
 	if m.Kind != KindScratch && m.Kind != KindTransfer && m.Kind != KindFinetune {
 		return fmt.Errorf("bundle kind %q is not %q, %q or %q", m.Kind, KindScratch, KindTransfer, KindFinetune)
+	}
+	if m.TTA != nil && (m.Kind != KindTransfer || m.TTA.Views < 1 || (m.TTA.Augment != "light" && m.TTA.Augment != "article")) {
+		return fmt.Errorf("bundle's test-time augmentation (%+v) is not light or article views of a transfer model", *m.TTA)
 	}
 	if m.Kind == KindFinetune && (m.Normalize == nil || m.Normalize.Std[0] == 0 || m.Normalize.Std[1] == 0 || m.Normalize.Std[2] == 0) {
 		return fmt.Errorf("fine-tuned bundle does not say how to normalise its input (normalize: mean, std)")

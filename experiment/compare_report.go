@@ -248,6 +248,14 @@ func headSection(cmp *Comparison) *report.Section {
 		}
 		s.Paragraphs = []string{fmt.Sprintf("The head is an L2-regularised logistic regression solved to convergence. Stratified %d-fold cross-validation on the training images only (the views of an image never on both sides of a fold, scored on plain images) chose the augmentation %s, %s-normalised features and C = %.3g; the validation images played no part.",
 			h.Folds, h.Augment, h.Normalization, h.C)}
+		switch ev := h.TTAEvidence; {
+		case h.TTA > 0 && ev != nil:
+			s.Paragraphs = append(s.Paragraphs, fmt.Sprintf("Test-time augmentation is on: each image's probabilities are averaged with those of %d views, because it lowered the out-of-fold log-loss of the training images from %.4f to %.4f.", h.TTA, ev.Plain, ev.Averaged))
+		case h.TTA > 0:
+			s.Paragraphs = append(s.Paragraphs, fmt.Sprintf("Test-time augmentation is on, as asked: each image's probabilities are averaged with those of %d views.", h.TTA))
+		case ev != nil:
+			s.Paragraphs = append(s.Paragraphs, fmt.Sprintf("Test-time augmentation is off: averaging views did not lower the out-of-fold log-loss of the training images (%.4f plain, %.4f averaged).", ev.Plain, ev.Averaged))
+		}
 		t := &report.Table{Caption: "Inner cross-validation of each candidate augmentation, at its best normalisation and C (lower log-loss is better).",
 			Header: []string{"augmentation", "log-loss", "accuracy", "normalisation", "C", "chosen"}, Align: []string{"l", "r", "r", "l", "r", "c"}}
 		for _, c := range h.Choices {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,7 +16,10 @@ import (
 	"github.com/lessdata/lessdata/backbone"
 	"github.com/lessdata/lessdata/backbone/backbonetest"
 	"github.com/lessdata/lessdata/bundle"
+	"github.com/lessdata/lessdata/dataset"
+	"github.com/lessdata/lessdata/dataset/tfdecode"
 	"github.com/lessdata/lessdata/finetune"
+	"github.com/lessdata/lessdata/head"
 	"github.com/lessdata/lessdata/predict"
 )
 
@@ -223,4 +227,48 @@ func TestExplainWritesOverlays(t *testing.T) {
 			require.FileExists(t, f)
 		}
 	}
+}
+
+// Test-time augmentation: the run records it in the bundle, and predict averages the same views,
+// giving the probabilities the run scored.
+func TestTTAPredictsWhatWasScored(t *testing.T) {
+	spec, env := tinySpec(t, Transfer)
+	spec.Transfer.Augment, spec.Transfer.TTA = "light", 2
+	out := filepath.Join(t.TempDir(), "tta")
+	o, err := Train(context.Background(), spec, Transfer, env, Output{Dir: out})
+	require.NoError(t, err)
+	defer o.Close()
+	require.Equal(t, 2, o.Linear.TTA)
+	m, err := predict.Open(context.Background(), out, predict.Options{Backbone: spec.Transfer.Backbone})
+	require.NoError(t, err)
+	defer m.Close()
+	require.Equal(t, &bundle.TTA{Augment: "light", Views: 2, Seed: spec.Data.Seed}, m.Manifest.TTA)
+	results, err := m.Files(context.Background(), o.Paths, nil)
+	require.NoError(t, err)
+	differs := false
+	for i, r := range results {
+		require.NoError(t, r.Err)
+		for k := range r.Probs {
+			require.InDelta(t, o.Probs[i][k], r.Probs[k], 1e-5, "image %d", i)
+		}
+		one, err := m.Probabilities(context.Background(), []*dataset.Image{mustLoad(t, r.Path, m)})
+		require.NoError(t, err)
+		differs = differs || math.Abs(float64(one[0][0]-r.Probs[0])) > 1e-6
+	}
+	require.True(t, differs, "the views change the probabilities")
+
+	// Auto decides from the out-of-fold evidence and records it.
+	spec.Transfer.TTA = finetune.TTAAuto
+	o2, err := Train(context.Background(), spec, Transfer, env, Output{Dir: filepath.Join(t.TempDir(), "auto")})
+	require.NoError(t, err)
+	defer o2.Close()
+	require.NotNil(t, o2.Linear.TTAEvidence)
+	require.Equal(t, o2.Linear.TTAEvidence.Averaged < o2.Linear.TTAEvidence.Plain-head.TieTolerance, o2.Linear.TTA > 0)
+}
+
+func mustLoad(t *testing.T, path string, m *predict.Model) *dataset.Image {
+	w, h := m.Size()
+	img, err := dataset.LoadImage(path, w, h, 0, tfdecode.Decode)
+	require.NoError(t, err)
+	return img
 }

@@ -251,7 +251,7 @@ func (p *Pool) transferOptions(seed uint64) finetune.TransferOptions {
 func (p *Pool) linearOptions(seed uint64) finetune.LinearOptions {
 	t := p.spec.Transfer
 	return finetune.LinearOptions{Backbone: p.b.Backbone, Cache: p.b.Cache, Augment: t.augmentations(), Views: t.Views, Seed: seed,
-		TargetSensitivity: t.TargetSensitivity, Threshold: t.Threshold, Positive: max(p.positive, 0)}
+		TargetSensitivity: t.TargetSensitivity, Threshold: t.Threshold, Positive: max(p.positive, 0), TTA: t.TTA}
 }
 
 // Warm extracts the features every transfer fit over the pool's images may ask for, for each
@@ -385,6 +385,9 @@ func (p *Pool) Run(ctx context.Context, m Method, trainIdx, valIdx []int, seed u
 			w, h := p.b.InputSize()
 			bb := &bundle.Backbone{Name: backboneName(ts.Backbone, p.b), SHA256: predict.BackboneID(p.b.Backbone), Features: p.b.Spec.Features.Size}
 			o.Manifest = &bundle.Manifest{Kind: bundle.KindTransfer, Classes: p.Classes, Input: bundle.Size{Width: w, Height: h}, Backbone: bb}
+			if o.Linear != nil && o.Linear.TTA > 0 {
+				o.Manifest.TTA = &bundle.TTA{Augment: string(o.Linear.Augment), Views: o.Linear.TTA, Seed: seed}
+			}
 			o.Info["backbone"], o.Info["backbone_dir"] = bb, p.b.Dir
 			if p.Ranking != nil {
 				o.Info["backbone_ranking"] = p.Ranking

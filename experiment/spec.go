@@ -71,6 +71,10 @@ type TransferSpec struct {
 	// head only).
 	Threshold         float64 `json:"threshold,omitempty"`
 	TargetSensitivity float64 `json:"target_sensitivity,omitempty"`
+	// TTA averages the plain image's probabilities with those of TTA views at evaluation and
+	// prediction (linear head): 0 never, finetune.TTAAuto when inner cross-validation says it
+	// helps.
+	TTA int `json:"tta"`
 	// MLP shapes the head trained with Adam (HeadMLP).
 	MLP head.Options `json:"mlp"`
 }
@@ -118,7 +122,7 @@ func DefaultSpec(methods ...Method) Spec {
 		Fit:      FitSpec{Epochs: 50, Batch: 32},
 		Methods:  methods,
 		Scratch:  ScratchSpec{Size: 64},
-		Transfer: TransferSpec{Backbone: "mobilenet_v2", Head: HeadLinear, Augment: AugmentAuto, Views: finetune.DefaultViews, MLP: h},
+		Transfer: TransferSpec{Backbone: "mobilenet_v2", Head: HeadLinear, Augment: AugmentAuto, Views: finetune.DefaultViews, TTA: finetune.TTAAuto, MLP: h},
 		Finetune: FinetuneSpec{Unfreeze: 2, LR: 1e-4, Epochs: 10, Patience: 3},
 	}
 }
@@ -187,6 +191,8 @@ func (s Spec) Validate() error {
 			return bad("augment", "%q is not one of %v", t.Augment, augs)
 		case t.Views < 1 || t.Views > 100:
 			return bad("views", "%d must be between 1 and 100", t.Views)
+		case t.TTA < finetune.TTAAuto || t.TTA > t.Views:
+			return bad("tta", "%d must be -1 (auto), 0 (off) or a number of views up to --%s %d", t.TTA, flag("views"), t.Views)
 		case t.Threshold != 0 && !(t.Threshold > 0 && t.Threshold < 1):
 			return bad("threshold", "%v must be between 0 and 1", t.Threshold)
 		case t.TargetSensitivity != 0 && !(t.TargetSensitivity > 0 && t.TargetSensitivity <= 1):

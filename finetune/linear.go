@@ -3,6 +3,7 @@ package finetune
 import (
 	"context"
 	"fmt"
+	"math"
 	"slices"
 
 	"github.com/lessdata/lessdata/augment"
@@ -60,8 +61,22 @@ type LinearOptions struct {
 	Positive          int
 	// Threshold, for two classes, is the decision threshold when there is no target (0.5 when 0).
 	Threshold float64
+	// TTA is test-time augmentation: the number of views of the chosen augmentation whose
+	// probabilities are averaged with the plain image's at prediction; 0 never, TTAAuto when the
+	// inner cross-validation's out-of-fold predictions say it helps (then all Views).
+	TTA int
 	// OnFeatures reports feature extraction progress.
 	OnFeatures func(done, total int)
+}
+
+// TTAAuto lets the inner cross-validation decide on test-time augmentation.
+const TTAAuto = -1
+
+// TTAChoice is the inner cross-validation's evidence on test-time augmentation: the out-of-fold
+// log-loss of the plain training images alone and averaged with their views.
+type TTAChoice struct {
+	Plain    float64 `json:"plain_log_loss"`
+	Averaged float64 `json:"tta_log_loss"`
 }
 
 // AugmentChoice is one candidate augmentation with its inner cross-validation.
@@ -90,6 +105,10 @@ type LinearHead struct {
 	// Threshold is the decision threshold of a two-class head, ThresholdRule how it was set.
 	Threshold     float64 `json:"threshold"`
 	ThresholdRule string  `json:"threshold_rule"`
+	// TTA is the number of views of Augment averaged with the plain image at prediction (0:
+	// none); TTAEvidence the inner cross-validation's scores behind an automatic choice.
+	TTA         int        `json:"tta"`
+	TTAEvidence *TTAChoice `json:"tta_evidence,omitempty"`
 	// Val holds the validation images' class probabilities.
 	Val [][]float32 `json:"-"`
 }
@@ -150,6 +169,17 @@ func Linear(ctx context.Context, classes []string, train, val Keyed, opt LinearO
 				best, h.Model, h.Augment = res, res.Model, a
 			}
 		}
+		if h.Augment != AugmentNone && opt.TTA != 0 {
+			ev := ttaEvidence(best.OOF, train.Labels, views)
+			switch {
+			case opt.TTA > 0:
+				h.TTA = min(opt.TTA, views)
+			case ev.Averaged < ev.Plain-head.TieTolerance:
+				h.TTA, h.TTAEvidence = views, &ev
+			default:
+				h.TTAEvidence = &ev
+			}
+		}
 		if opt.TargetSensitivity > 0 {
 			if len(classes) != 2 {
 				return nil, fmt.Errorf("transfer: a target sensitivity needs two classes, these are %d", len(classes))
@@ -169,18 +199,80 @@ func Linear(ctx context.Context, classes []string, train, val Keyed, opt LinearO
 		}
 	}
 	h.Normalization, h.C = h.Model.Normalization(), h.Model.C()
-	probs, err := h.Model.Predict(valPlain)
-	if err != nil {
-		return nil, fmt.Errorf("transfer: %w", err)
-	}
-	h.Val = make([][]float32, len(probs))
-	for i, p := range probs {
-		h.Val[i] = make([]float32, len(p))
-		for k, v := range p {
-			h.Val[i][k] = float32(v)
+	var valViews [][][]float32
+	if h.TTA > 0 {
+		if valViews, err = ViewFeatures(ctx, val, opt.Backbone, opt.Cache, h.Augment, h.TTA, opt.Seed); err != nil {
+			return nil, err
 		}
 	}
+	if h.Val, err = AveragedProbabilities(h.Model.Predict, valPlain, valViews); err != nil {
+		return nil, fmt.Errorf("transfer: %w", err)
+	}
 	return h, nil
+}
+
+// ttaEvidence scores test-time augmentation out of fold: the rows of a linearSet are the n plain
+// images, then views views of each; oof holds their out-of-fold probabilities.
+func ttaEvidence(oof [][]float64, labels []int, views int) TTAChoice {
+	n := len(labels)
+	var plain, avg float64
+	for i, y := range labels {
+		p := oof[i][y]
+		for v := 0; v < views; v++ {
+			p += oof[n+i*views+v][y]
+		}
+		plain -= math.Log(max(oof[i][y], 1e-15))
+		avg -= math.Log(max(p/float64(views+1), 1e-15))
+	}
+	return TTAChoice{Plain: plain / float64(n), Averaged: avg / float64(n)}
+}
+
+// ViewFeatures returns the backbone features of views 0..n-1 of each image of set under
+// augmentation a, drawn as the linear head's training views are (seeded by the image's content
+// hash and the view number), through cache: the test-time augmentation of prediction.
+func ViewFeatures(ctx context.Context, set Keyed, b *backbone.Backbone, cache *backbone.FeatureCache, a Augmentation, n int, seed uint64) ([][][]float32, error) {
+	ex, _, err := newExtractor(&TransferOptions{Backbone: b, Cache: cache, Augment: a.params(), Views: n, Fit: FitOptions{Seed: seed}})
+	if err != nil {
+		return nil, err
+	}
+	ex.total = len(set.Images) * n
+	return ex.augmented(ctx, set, n)
+}
+
+// AveragedProbabilities returns predict's class probabilities of each plain feature vector,
+// averaged with those of its views when views is not nil ([image][view]).
+func AveragedProbabilities(predict func([][]float32) ([][]float64, error), plain [][]float32, views [][][]float32) ([][]float32, error) {
+	sum, err := predict(plain)
+	if err != nil {
+		return nil, err
+	}
+	count := 1.0
+	if len(views) > 0 {
+		for v := range views[0] {
+			rows := make([][]float32, len(views))
+			for i := range views {
+				rows[i] = views[i][v]
+			}
+			p, err := predict(rows)
+			if err != nil {
+				return nil, err
+			}
+			for i := range sum {
+				for k := range sum[i] {
+					sum[i][k] += p[i][k]
+				}
+			}
+			count++
+		}
+	}
+	out := make([][]float32, len(sum))
+	for i, p := range sum {
+		out[i] = make([]float32, len(p))
+		for k, v := range p {
+			out[i][k] = float32(v / count)
+		}
+	}
+	return out, nil
 }
 
 // WarmLinear extracts into opt.Cache every feature Linear asks for when set's images are used

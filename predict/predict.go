@@ -13,6 +13,8 @@ import (
 	"github.com/lessdata/lessdata/bundle"
 	"github.com/lessdata/lessdata/dataset"
 	"github.com/lessdata/lessdata/dataset/tfdecode"
+	"github.com/lessdata/lessdata/finetune"
+	"github.com/lessdata/lessdata/internal/files"
 	"github.com/lessdata/lessdata/tf"
 )
 
@@ -259,6 +261,13 @@ func (m *Model) Probabilities(ctx context.Context, imgs []*dataset.Image) ([][]f
 			m.normalize(x[i*n:(i+1)*n], im)
 		}
 	}
+	return m.run(x, shape)
+}
+
+// run feeds the model one batch (shape's first dimension is the number of images) and returns
+// one row of class probabilities per image.
+func (m *Model) run(x []float32, shape []int64) ([][]float32, error) {
+	n := int(shape[0])
 	t, err := tf.NewTensor(shape, x)
 	if err != nil {
 		return nil, err
@@ -273,12 +282,12 @@ func (m *Model) Probabilities(ctx context.Context, imgs []*dataset.Image) ([][]f
 	if err != nil {
 		return nil, err
 	}
-	if len(v) != len(imgs)*m.units() {
+	if len(v) != n*m.units() {
 		return nil, fmt.Errorf("predict: the model gave %d values for %d images, expected %d per image (one per class, "+
-			"or one for two classes); bundle %s does not match its model", len(v), len(imgs), m.units(), m.Dir)
+			"or one for two classes); bundle %s does not match its model", len(v), n, m.units(), m.Dir)
 	}
 	k := len(m.Manifest.Classes)
-	rows := make([][]float32, len(imgs))
+	rows := make([][]float32, n)
 	for i := range rows {
 		if k == 2 {
 			rows[i] = []float32{1 - v[i], v[i]}
@@ -287,6 +296,49 @@ func (m *Model) Probabilities(ctx context.Context, imgs []*dataset.Image) ([][]f
 		}
 	}
 	return rows, nil
+}
+
+// ttaProbabilities is Probabilities of a transfer model with test-time augmentation: each
+// image's probabilities averaged with those of its views, drawn as in training (the files'
+// content hashes seed them).
+func (m *Model) ttaProbabilities(ctx context.Context, paths []string, imgs []*dataset.Image) ([][]float32, error) {
+	set := finetune.Keyed{Labelled: finetune.Labelled{Images: imgs}}
+	for _, p := range paths {
+		h, err := files.SHA256(p)
+		if err != nil {
+			return nil, fmt.Errorf("predict: %w", err)
+		}
+		set.Hashes = append(set.Hashes, h)
+	}
+	plain, err := m.backbone.Features(ctx, imgs)
+	if err != nil {
+		return nil, err
+	}
+	tta := m.Manifest.TTA
+	views, err := finetune.ViewFeatures(ctx, set, m.backbone, nil, finetune.Augmentation(tta.Augment), tta.Views, tta.Seed)
+	if err != nil {
+		return nil, fmt.Errorf("predict: test-time augmentation: %w", err)
+	}
+	head := func(rows [][]float32) ([][]float64, error) {
+		d := m.Manifest.Backbone.Features
+		x := make([]float32, 0, len(rows)*d)
+		for _, r := range rows {
+			x = append(x, r...)
+		}
+		p, err := m.run(x, []int64{int64(len(rows)), int64(d)})
+		if err != nil {
+			return nil, err
+		}
+		out := make([][]float64, len(p))
+		for i, r := range p {
+			out[i] = make([]float64, len(r))
+			for k, v := range r {
+				out[i][k] = float64(v)
+			}
+		}
+		return out, nil
+	}
+	return finetune.AveragedProbabilities(head, plain, views)
 }
 
 // Decide returns the predicted class of a probability row: for a two-class model with a
@@ -423,7 +475,17 @@ func (m *Model) predictChunk(ctx context.Context, paths []string, imgs []*datase
 		for j, i := range idx {
 			batch[j] = imgs[i]
 		}
-		probs, err := m.Probabilities(ctx, batch)
+		var probs [][]float32
+		var err error
+		if m.Manifest.TTA != nil {
+			bp := make([]string, len(idx))
+			for j, i := range idx {
+				bp[j] = paths[i]
+			}
+			probs, err = m.ttaProbabilities(ctx, bp, batch)
+		} else {
+			probs, err = m.Probabilities(ctx, batch)
+		}
 		if err != nil {
 			return nil, err
 		}

@@ -45,6 +45,7 @@ func transferFlags(cmd *cobra.Command, t *experiment.TransferSpec, prefix string
 	cmd.Flags().StringVar(&t.Augment, prefix+"augment", t.Augment, "transfer: auto (inner cross-validation chooses), none, light or article")
 	cmd.Flags().IntVar(&t.Views, prefix+"views", t.Views, "transfer: augmented views per training image whose features are extracted (and cached)")
 	cmd.Flags().Float64Var(&t.Threshold, "threshold", 0, "transfer, two classes: probability of the positive class at or above which an image is called positive (default 0.5)")
+	cmd.Flags().IntVar(&t.TTA, "tta", t.TTA, "transfer: test-time augmentation, views averaged with the plain image at evaluation and prediction (-1: when inner cross-validation says it helps, 0: never)")
 	cmd.Flags().Float64Var(&t.TargetSensitivity, "target-sensitivity", 0, "transfer, two classes: set the threshold that reaches this sensitivity on out-of-fold training predictions (linear head)")
 	cmd.Flags().IntVar(&t.MLP.Hidden, "hidden", 0, "mlp head: width of a hidden layer (0: none)")
 	cmd.Flags().Float32Var(&t.MLP.Dropout, "dropout", t.MLP.Dropout, "mlp head: dropout on the features while training")
