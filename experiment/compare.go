@@ -100,18 +100,8 @@ func (c *Comparison) Result(m Method) *MethodResult {
 // marked incomplete (in compare.json and the report) and the error wraps ErrInterrupted; the
 // same call then resumes it, training only what is missing.
 func Compare(ctx context.Context, spec Spec, env Env, out Output) (*Comparison, error) {
-	if err := spec.Validate(); err != nil {
-		return nil, err
-	}
-	if err := checkOut(out.Dir, spec.Data); err != nil {
-		return nil, err
-	}
 	prev, resume := resumable(out.Dir, spec)
-	data, err := LoadData(ctx, spec.Data, true, env.UI)
-	if err != nil {
-		return nil, err
-	}
-	pool, err := NewPool(ctx, data, spec, env, 0)
+	data, pool, err := prepare(ctx, spec, env, out.Dir, 0, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -38,23 +38,10 @@ type grid struct {
 // rerun with the same options resumes, other options need Force. command and extra are
 // recorded in config.json.
 func startGrid(ctx context.Context, command string, spec Spec, env Env, out GridOutput, extra map[string]any, fits func(*Data) error) (*grid, error) {
-	if err := spec.Validate(); err != nil {
-		return nil, err
-	}
 	if out.Jobs < 1 || out.Jobs > 64 {
 		return nil, fmt.Errorf("--jobs %d must be between 1 and 64", out.Jobs)
 	}
-	if err := checkOut(out.Dir, spec.Data); err != nil {
-		return nil, err
-	}
-	data, err := LoadData(ctx, spec.Data, true, env.UI)
-	if err != nil {
-		return nil, err
-	}
-	if err := fits(data); err != nil {
-		return nil, err
-	}
-	pool, err := NewPool(ctx, data, spec, env, out.Jobs)
+	_, pool, err := prepare(ctx, spec, env, out.Dir, out.Jobs, fits)
 	if err != nil {
 		return nil, err
 	}

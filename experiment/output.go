@@ -1,6 +1,7 @@
 package experiment
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -18,6 +19,34 @@ type Output struct {
 	Force bool
 	// Version is the lessdata version the run records.
 	Version string
+}
+
+// prepare checks the spec and the run folder out, loads the data (with the quick audit's
+// warnings), checks it with fits (nil: no more checks), then resolves the backbone and decodes
+// everything into a pool for jobs trainings at once (0: a single run): the common start of every
+// job, so that nothing slow begins before every input is known to be usable. The caller closes
+// the pool.
+func prepare(ctx context.Context, spec Spec, env Env, out string, jobs int, fits func(*Data) error) (*Data, *Pool, error) {
+	if err := spec.Validate(); err != nil {
+		return nil, nil, err
+	}
+	if err := checkOut(out, spec.Data); err != nil {
+		return nil, nil, err
+	}
+	data, err := LoadData(ctx, spec.Data, true, env.UI)
+	if err != nil {
+		return nil, nil, err
+	}
+	if fits != nil {
+		if err := fits(data); err != nil {
+			return nil, nil, err
+		}
+	}
+	pool, err := NewPool(ctx, data, spec, env, jobs)
+	if err != nil {
+		return nil, nil, err
+	}
+	return data, pool, nil
 }
 
 // checkOut refuses a run folder that would overwrite or sit in the job's inputs (--data,

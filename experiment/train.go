@@ -14,17 +14,7 @@ import (
 // ErrInterrupted. The caller closes the outcome.
 func Train(ctx context.Context, spec Spec, m Method, env Env, out Output) (*Outcome, error) {
 	spec.Methods = []Method{m}
-	if err := spec.Validate(); err != nil {
-		return nil, err
-	}
-	if err := checkOut(out.Dir, spec.Data); err != nil {
-		return nil, err
-	}
-	data, err := LoadData(ctx, spec.Data, true, env.UI)
-	if err != nil {
-		return nil, err
-	}
-	pool, err := NewPool(ctx, data, spec, env, 0)
+	data, pool, err := prepare(ctx, spec, env, out.Dir, 0, nil)
 	if err != nil {
 		return nil, err
 	}

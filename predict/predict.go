@@ -230,13 +230,17 @@ func (m *Model) Probabilities(ctx context.Context, imgs []*dataset.Image) ([][]f
 	var x []float32
 	var shape []int64
 	switch m.Manifest.Kind {
-	case bundle.KindScratch:
+	case bundle.KindScratch, bundle.KindFinetune:
 		shape = []int64{int64(len(imgs)), int64(h), int64(w), 3}
 		n := w * h * 3
 		x = make([]float32, len(imgs)*n)
 		for i, im := range imgs {
 			if im.W != w || im.H != h {
 				return nil, fmt.Errorf("image is %dx%d, the model takes %dx%d", im.W, im.H, w, h)
+			}
+			if m.Manifest.Kind == bundle.KindFinetune {
+				m.normalize(x[i*n:(i+1)*n], im)
+				continue
 			}
 			// Standardize writes straight into the batch: dst's Pix is the image's part of x.
 			m.std.Standardize(&dataset.Image{Pix: x[i*n : (i+1)*n : (i+1)*n]}, im)
@@ -249,16 +253,6 @@ func (m *Model) Probabilities(ctx context.Context, imgs []*dataset.Image) ([][]f
 		shape = []int64{int64(len(imgs)), int64(m.Manifest.Backbone.Features)}
 		for _, f := range feats {
 			x = append(x, f...)
-		}
-	case bundle.KindFinetune:
-		shape = []int64{int64(len(imgs)), int64(h), int64(w), 3}
-		n := w * h * 3
-		x = make([]float32, len(imgs)*n)
-		for i, im := range imgs {
-			if im.W != w || im.H != h {
-				return nil, fmt.Errorf("image is %dx%d, the model takes %dx%d", im.W, im.H, w, h)
-			}
-			m.normalize(x[i*n:(i+1)*n], im)
 		}
 	}
 	return m.run(x, shape)

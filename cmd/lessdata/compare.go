@@ -23,6 +23,17 @@ type compareOptions struct {
 // methodFlagPrefixes name the per-method flags of commands that run several methods.
 var methodFlagPrefixes = map[string]string{"size": "scratch-", "views": "transfer-", "augment": "transfer-"}
 
+// methodsSpec completes the spec of a command that runs several methods: the methods of
+// --methods, and errors that name the prefixed flags.
+func methodsSpec(c *cobra.Command, methods string, spec *experiment.Spec) error {
+	var err error
+	if spec.Methods, err = experiment.ParseMethods(methods); err != nil {
+		return fmt.Errorf("--methods: %w", err)
+	}
+	spec.Flags = prefixed(methodFlagPrefixes)
+	return checkHeadFlags(c, spec.Transfer)
+}
+
 func newCompareCmd(f *factory, runF func(context.Context, *compareOptions) error) *cobra.Command {
 	o := &compareOptions{Spec: experiment.DefaultSpec()}
 	cmd := &cobra.Command{
@@ -46,12 +57,7 @@ at once, so the same command resumes after Ctrl-C.`,
 		Example: `  lessdata compare --data ../shared/datasets/car_vs_bus --backbone mobilenet_v2 --out runs/car_vs_bus`,
 		Args:    cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			var err error
-			if o.Spec.Methods, err = experiment.ParseMethods(o.Methods); err != nil {
-				return fmt.Errorf("--methods: %w", err)
-			}
-			o.Spec.Flags = prefixed(methodFlagPrefixes)
-			if err := checkHeadFlags(c, o.Spec.Transfer); err != nil {
+			if err := methodsSpec(c, o.Methods, &o.Spec); err != nil {
 				return err
 			}
 			if runF != nil {

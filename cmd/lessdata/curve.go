@@ -43,11 +43,7 @@ same command resumes where it stopped.`,
 			if sizes, err = parseSizes(o.Sizes); err != nil {
 				return err
 			}
-			if o.Spec.Methods, err = experiment.ParseMethods(o.Methods); err != nil {
-				return fmt.Errorf("--methods: %w", err)
-			}
-			o.Spec.Flags = prefixed(methodFlagPrefixes)
-			if err := checkHeadFlags(c, o.Spec.Transfer); err != nil {
+			if err := methodsSpec(c, o.Methods, &o.Spec); err != nil {
 				return err
 			}
 			if runF != nil {

@@ -26,9 +26,32 @@ type trainOptions struct {
 	Out    experiment.Output
 }
 
+// newTrainMethodCmd builds `train METHOD`: cmd carries the help, flags adds the method's own
+// flags to the data, output and (for methods with a backbone) transfer flags every one has.
+func newTrainMethodCmd(f *factory, runF func(context.Context, *trainOptions) error, m experiment.Method, cmd *cobra.Command,
+	flags func(*cobra.Command, *experiment.Spec)) *cobra.Command {
+	o := &trainOptions{Method: m, Spec: experiment.DefaultSpec(m)}
+	cmd.Args = cobra.NoArgs
+	cmd.RunE = func(c *cobra.Command, _ []string) error {
+		if err := checkHeadFlags(c, o.Spec.Transfer); err != nil {
+			return err
+		}
+		if runF != nil {
+			return runF(c.Context(), o)
+		}
+		return runTrain(c.Context(), f, o)
+	}
+	dataFlags(cmd, &o.Spec.Data)
+	flags(cmd, &o.Spec)
+	if m.NeedsBackbone() {
+		transferFlags(cmd, &o.Spec.Transfer, "")
+	}
+	outFlags(cmd, &o.Out, &o.Spec.Positive)
+	return cmd
+}
+
 func newTrainScratchCmd(f *factory, runF func(context.Context, *trainOptions) error) *cobra.Command {
-	o := &trainOptions{Method: experiment.Scratch, Spec: experiment.DefaultSpec(experiment.Scratch)}
-	cmd := &cobra.Command{
+	return newTrainMethodCmd(f, runF, experiment.Scratch, &cobra.Command{
 		Use:   "scratch --data DIR --out RUN",
 		Short: "Train the article's two-block CNN from scratch with heavy augmentation",
 		Long: `Train the article's CNN (conv 32 3x3, max-pool, conv 32 3x3, max-pool, dense 128, sigmoid or
@@ -40,24 +63,14 @@ RUN receives the model bundle (bundle.json, model/), history.json and history.cs
 curves loss.png and accuracy.png. Ctrl-C stops after the current batch and keeps the best
 model so far (exit status 130).`,
 		Example: `  lessdata train scratch --data ../shared/datasets/car_vs_bus --out runs/scratch`,
-		Args:    cobra.NoArgs,
-		RunE: func(c *cobra.Command, _ []string) error {
-			if runF != nil {
-				return runF(c.Context(), o)
-			}
-			return runTrain(c.Context(), f, o)
-		},
-	}
-	dataFlags(cmd, &o.Spec.Data)
-	fitFlags(cmd, &o.Spec.Fit)
-	scratchFlags(cmd, &o.Spec.Scratch, "")
-	outFlags(cmd, &o.Out, &o.Spec.Positive)
-	return cmd
+	}, func(cmd *cobra.Command, s *experiment.Spec) {
+		fitFlags(cmd, &s.Fit)
+		scratchFlags(cmd, &s.Scratch, "")
+	})
 }
 
 func newTrainTransferCmd(f *factory, runF func(context.Context, *trainOptions) error) *cobra.Command {
-	o := &trainOptions{Method: experiment.Transfer, Spec: experiment.DefaultSpec(experiment.Transfer)}
-	cmd := &cobra.Command{
+	return newTrainMethodCmd(f, runF, experiment.Transfer, &cobra.Command{
 		Use:   "transfer --data DIR --backbone NAME|DIR --out RUN",
 		Short: "Fit a small head on the features of a frozen pretrained backbone, with augmentation",
 		Long: `Fit a head on the features of a frozen, pretrained backbone (features are extracted once and
@@ -77,27 +90,11 @@ from out-of-fold predictions on the training images.
 RUN receives the model bundle (bundle.json naming the backbone and its sha256, model/),
 metrics, and what was chosen and why (bundle.json's training record).`,
 		Example: `  lessdata train transfer --data ../shared/datasets/hymenoptera --backbone mobilenet_v2 --out runs/transfer`,
-		Args:    cobra.NoArgs,
-		RunE: func(c *cobra.Command, _ []string) error {
-			if err := checkHeadFlags(c, o.Spec.Transfer); err != nil {
-				return err
-			}
-			if runF != nil {
-				return runF(c.Context(), o)
-			}
-			return runTrain(c.Context(), f, o)
-		},
-	}
-	dataFlags(cmd, &o.Spec.Data)
-	fitFlags(cmd, &o.Spec.Fit)
-	transferFlags(cmd, &o.Spec.Transfer, "")
-	outFlags(cmd, &o.Out, &o.Spec.Positive)
-	return cmd
+	}, func(cmd *cobra.Command, s *experiment.Spec) { fitFlags(cmd, &s.Fit) })
 }
 
 func newTrainFinetuneCmd(f *factory, runF func(context.Context, *trainOptions) error) *cobra.Command {
-	o := &trainOptions{Method: experiment.Finetune, Spec: experiment.DefaultSpec(experiment.Finetune)}
-	cmd := &cobra.Command{
+	return newTrainMethodCmd(f, runF, experiment.Finetune, &cobra.Command{
 		Use:   "finetune --data DIR --backbone NAME|DIR --out RUN",
 		Short: "Fine-tune the top blocks of a pretrained backbone with its head (the second phase of transfer learning)",
 		Long: `Phase 1 fits the linear transfer head on frozen backbone features (as train transfer does:
@@ -112,23 +109,10 @@ there.
 RUN receives one SavedModel of the whole network (fine-tuned backbone and head) that predict,
 eval and export use without the original backbone, with history, metrics and curves.`,
 		Example: `  lessdata train finetune --data ../shared/datasets/chest_xray_pneumonia_small --backbone mobilenet_v2 --out runs/ft`,
-		Args:    cobra.NoArgs,
-		RunE: func(c *cobra.Command, _ []string) error {
-			if err := checkHeadFlags(c, o.Spec.Transfer); err != nil {
-				return err
-			}
-			if runF != nil {
-				return runF(c.Context(), o)
-			}
-			return runTrain(c.Context(), f, o)
-		},
-	}
-	dataFlags(cmd, &o.Spec.Data)
-	cmd.Flags().IntVar(&o.Spec.Fit.Batch, "batch", o.Spec.Fit.Batch, "batch size")
-	transferFlags(cmd, &o.Spec.Transfer, "")
-	finetuneFlags(cmd, &o.Spec.Finetune)
-	outFlags(cmd, &o.Out, &o.Spec.Positive)
-	return cmd
+	}, func(cmd *cobra.Command, s *experiment.Spec) {
+		cmd.Flags().IntVar(&s.Fit.Batch, "batch", s.Fit.Batch, "batch size")
+		finetuneFlags(cmd, &s.Finetune)
+	})
 }
 
 func runTrain(ctx context.Context, f *factory, o *trainOptions) error {
