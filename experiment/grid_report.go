@@ -17,10 +17,10 @@ func writeCV(dir string, res *CVResult, cells int, version string) error {
 	if err := files.WriteJSON(filepath.Join(dir, "cv.json"), res); err != nil {
 		return err
 	}
-	rows := [][]string{{"method", "repeat", "fold", "n_train", "n_val", "accuracy", "auc", "epochs", "seconds"}}
+	rows := [][]string{{"method", "repeat", "fold", "n_train", "n_val", "accuracy", "auc", "sensitivity", "specificity", "epochs", "seconds"}}
 	for _, r := range res.Cells {
 		rows = append(rows, []string{r.Method, strconv.Itoa(r.Repeat), strconv.Itoa(r.Fold), strconv.Itoa(r.NTrain), strconv.Itoa(r.NVal),
-			f4(r.Accuracy), f4(r.AUC), strconv.Itoa(r.Epochs), f4(r.Seconds)})
+			f4(r.Accuracy), f4(r.AUC), f4(r.Sensitivity), f4(r.Specificity), strconv.Itoa(r.Epochs), f4(r.Seconds)})
 	}
 	if err := writeCSV(filepath.Join(dir, "cv.csv"), rows); err != nil {
 		return err
@@ -67,11 +67,12 @@ func writeCV(dir string, res *CVResult, cells int, version string) error {
 		held += " The run was interrupted: run the same command again to finish it."
 	}
 	// Per fold: every method's numbers on the same fold side by side.
-	perFold := &report.Table{Caption: "Every fold or repeat.", Header: []string{"repeat", "fold", "method", "accuracy", "ROC AUC", "training images", "validation images", "epochs"},
-		Align: []string{"r", "r", "l", "r", "r", "r", "r", "r"}}
+	perFold := &report.Table{Caption: "Every fold or repeat (sensitivity and specificity at the threshold in use, for two classes).",
+		Header: []string{"repeat", "fold", "method", "accuracy", "ROC AUC", "sensitivity", "specificity", "training images", "validation images", "epochs"},
+		Align:  []string{"r", "r", "l", "r", "r", "r", "r", "r", "r", "r"}}
 	for _, r := range res.Cells {
 		perFold.Rows = append(perFold.Rows, []string{strconv.Itoa(r.Repeat), strconv.Itoa(r.Fold), r.Method, fmt.Sprintf("%.3f", r.Accuracy),
-			FormatAUC(r.AUC), strconv.Itoa(r.NTrain), strconv.Itoa(r.NVal), strconv.Itoa(r.Epochs)})
+			FormatAUC(r.AUC), fmt.Sprintf("%.3f", r.Sensitivity), fmt.Sprintf("%.3f", r.Specificity), strconv.Itoa(r.NTrain), strconv.Itoa(r.NVal), strconv.Itoa(r.Epochs)})
 	}
 	doc := &report.Document{
 		Title: "lessdata: " + joinNames(res.Methods) + ", " + what,

@@ -32,25 +32,31 @@ type Result struct {
 	Cell
 	Accuracy float64 `json:"accuracy"`
 	AUC      float64 `json:"auc"` // NaN when undefined (written as null)
-	NTrain   int     `json:"n_train"`
-	NVal     int     `json:"n_val"`
-	Epochs   int     `json:"epochs"`
-	Seconds  float64 `json:"seconds"`
+	// Sensitivity and Specificity are at the threshold in use, for two classes (0 otherwise).
+	Sensitivity float64 `json:"sensitivity,omitempty"`
+	Specificity float64 `json:"specificity,omitempty"`
+	NTrain      int     `json:"n_train"`
+	NVal        int     `json:"n_val"`
+	Epochs      int     `json:"epochs"`
+	Seconds     float64 `json:"seconds"`
 }
 
 type resultJSON struct {
 	Cell
-	Accuracy float64  `json:"accuracy"`
-	AUC      *float64 `json:"auc"`
-	NTrain   int      `json:"n_train"`
-	NVal     int      `json:"n_val"`
-	Epochs   int      `json:"epochs"`
-	Seconds  float64  `json:"seconds"`
+	Accuracy    float64  `json:"accuracy"`
+	AUC         *float64 `json:"auc"`
+	Sensitivity float64  `json:"sensitivity,omitempty"`
+	Specificity float64  `json:"specificity,omitempty"`
+	NTrain      int      `json:"n_train"`
+	NVal        int      `json:"n_val"`
+	Epochs      int      `json:"epochs"`
+	Seconds     float64  `json:"seconds"`
 }
 
 // MarshalJSON writes a NaN AUC as null.
 func (r Result) MarshalJSON() ([]byte, error) {
-	j := resultJSON{Cell: r.Cell, Accuracy: r.Accuracy, NTrain: r.NTrain, NVal: r.NVal, Epochs: r.Epochs, Seconds: r.Seconds}
+	j := resultJSON{Cell: r.Cell, Accuracy: r.Accuracy, Sensitivity: r.Sensitivity, Specificity: r.Specificity, NTrain: r.NTrain, NVal: r.NVal,
+		Epochs: r.Epochs, Seconds: r.Seconds}
 	if r.AUC == r.AUC {
 		j.AUC = &r.AUC
 	}
@@ -63,7 +69,8 @@ func (r *Result) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &j); err != nil {
 		return err
 	}
-	*r = Result{Cell: j.Cell, Accuracy: j.Accuracy, NTrain: j.NTrain, NVal: j.NVal, Epochs: j.Epochs, Seconds: j.Seconds, AUC: nan()}
+	*r = Result{Cell: j.Cell, Accuracy: j.Accuracy, Sensitivity: j.Sensitivity, Specificity: j.Specificity, NTrain: j.NTrain, NVal: j.NVal,
+		Epochs: j.Epochs, Seconds: j.Seconds, AUC: nan()}
 	if j.AUC != nil {
 		r.AUC = *j.AUC
 	}
