@@ -18,6 +18,8 @@ type Row struct {
 	Probability   float32            `json:"probability,omitempty"`
 	Probabilities map[string]float32 `json:"probabilities,omitempty"`
 	Error         string             `json:"error,omitempty"`
+	// Overlay is the image's Grad-CAM overlay as a PNG data URL (serve's ?explain=1).
+	Overlay string `json:"overlay,omitempty"`
 }
 
 // NewRow turns a result into a row; the error, if any, on one line.

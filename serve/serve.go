@@ -3,6 +3,7 @@ package serve
 import (
 	"context"
 	_ "embed"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,7 +12,9 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/lessdata/lessdata/dataset"
@@ -89,6 +92,8 @@ type Server struct {
 	jobs    chan *job
 	stopped <-chan struct{}
 	mux     *http.ServeMux
+	// explainMu lets one Grad-CAM computation run at a time (each builds its own graph).
+	explainMu sync.Mutex
 }
 
 // job is one request's decoded images waiting for the model.
@@ -241,7 +246,43 @@ func (s *Server) handlePredict(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, http.StatusInternalServerError, "predict: %v", err)
 		return
 	}
+	if r.URL.Query().Get("explain") != "" {
+		if err := s.explain(r.Context(), rows, paths, filepath.Join(dir, "gradcam")); err != nil {
+			s.fail(w, http.StatusBadRequest, "explain: %v", err)
+			return
+		}
+	}
 	writeJSON(w, http.StatusOK, rows)
+}
+
+// explain adds to each predicted row its Grad-CAM overlay (a PNG data URL) of the predicted
+// class; the model needs a backbone (transfer or fine-tuned).
+func (s *Server) explain(ctx context.Context, rows []predict.Row, paths []string, dir string) error {
+	classes := s.model.Classes()
+	results := make([]predict.Result, len(rows))
+	for i, row := range rows {
+		results[i] = predict.Result{Path: paths[i], Index: slices.Index(classes, row.Class), Probs: []float32{row.Probability}}
+		if row.Error != "" {
+			results[i].Err = errors.New(row.Error)
+		}
+	}
+	s.explainMu.Lock()
+	files, err := s.model.Explain(ctx, results, dir)
+	s.explainMu.Unlock()
+	if err != nil {
+		return err
+	}
+	for i, f := range files {
+		if f == "" {
+			continue
+		}
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return err
+		}
+		rows[i].Overlay = "data:image/png;base64," + base64.StdEncoding.EncodeToString(b)
+	}
+	return nil
 }
 
 func (s *Server) readError(w http.ResponseWriter, err error) {

@@ -24,6 +24,9 @@ import (
 
 	"github.com/lessdata/lessdata/export/exporttest"
 	"github.com/lessdata/lessdata/internal/browsertest"
+	"github.com/lessdata/lessdata/backbone"
+	"github.com/lessdata/lessdata/backbone/backbonetest"
+	"github.com/lessdata/lessdata/experiment"
 	"github.com/lessdata/lessdata/predict"
 )
 
@@ -312,4 +315,48 @@ func TestPageInChromium(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, want[0].Class, label)
 	require.Contains(t, info, "report")
+}
+
+// With ?explain=1 a model with a backbone returns each image's Grad-CAM overlay; a scratch
+// model refuses with a JSON error.
+func TestExplainOverlays(t *testing.T) {
+	data := t.TempDir()
+	require.NoError(t, backbonetest.WriteDataset(data, backbonetest.DatasetOptions{Classes: []string{"a", "b"}, Train: 5, Validation: 3, Seed: 1}))
+	spec := experiment.DefaultSpec(experiment.Transfer)
+	spec.Data.Dir, spec.Data.NoAudit = data, true
+	spec.Transfer.Backbone = backbonetest.MustWrite(t, backbonetest.Options{})
+	dir := filepath.Join(t.TempDir(), "transfer")
+	o, err := experiment.Train(context.Background(), spec, experiment.Transfer, experiment.Env{Fetch: backbone.FetchOptions{CacheDir: t.TempDir()}},
+		experiment.Output{Dir: dir})
+	require.NoError(t, err)
+	o.Close()
+	m, err := predict.Open(context.Background(), dir, predict.Options{Backbone: spec.Transfer.Backbone})
+	require.NoError(t, err)
+	t.Cleanup(m.Close)
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	ts := httptest.NewServer(New(ctx, m, Options{}))
+	t.Cleanup(ts.Close)
+	ctype, body := upload(t, map[string][]byte{"a.png": pngBytes(t, 40, 30, 3), "notes.txt": []byte("not an image")}, []string{"a.png", "notes.txt"})
+	resp, err := http.Post(ts.URL+"/api/predict?explain=1", ctype, body)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(resp.Body)
+		t.Fatalf("status %d: %s", resp.StatusCode, b)
+	}
+	var rows []predict.Row
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&rows))
+	require.Len(t, rows, 2)
+	require.True(t, strings.HasPrefix(rows[0].Overlay, "data:image/png;base64,"), "an overlay for the image")
+	require.Empty(t, rows[1].Overlay, "none for the file that is not an image")
+
+	s, _ := newServer(t, Options{})
+	ts2 := httptest.NewServer(s)
+	t.Cleanup(ts2.Close)
+	ctype, body = upload(t, map[string][]byte{"a.png": pngBytes(t, 40, 30, 3)}, []string{"a.png"})
+	resp2, err := http.Post(ts2.URL+"/api/predict?explain=1", ctype, body)
+	require.NoError(t, err)
+	defer resp2.Body.Close()
+	require.Equal(t, http.StatusBadRequest, resp2.StatusCode)
 }
