@@ -22,11 +22,11 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/require"
 
-	"github.com/lessdata/lessdata/export/exporttest"
-	"github.com/lessdata/lessdata/internal/browsertest"
 	"github.com/lessdata/lessdata/backbone"
 	"github.com/lessdata/lessdata/backbone/backbonetest"
 	"github.com/lessdata/lessdata/experiment"
+	"github.com/lessdata/lessdata/export/exporttest"
+	"github.com/lessdata/lessdata/internal/browsertest"
 	"github.com/lessdata/lessdata/predict"
 )
 
