@@ -38,16 +38,19 @@ func newCompareCmd(f *factory, runF func(context.Context, *compareOptions) error
 	o := &compareOptions{Spec: experiment.DefaultSpec()}
 	cmd := &cobra.Command{
 		Use:   "compare --data DIR --backbone NAME|DIR --out RUN",
-		Short: "Train scratch and transfer on the same split and budget, and report which to trust",
-		Long: `Train the article's CNN from scratch and a head on frozen backbone features, on the same
-split, seed, augmentation and number of epochs, then score both on the validation set.
+		Short: "Train several methods on the same split and report which to trust",
+		Long: `Train the methods of --methods (default: the article's CNN from scratch, and the transfer
+head on frozen backbone features; add finetune to fine-tune the backbone's top blocks) on the
+same split and seed, then score each on the validation set.
 
-RUN receives one folder per method (a model bundle that predict and eval reload),
-compare.json, report.md and a self-contained report.html with the validation loss and
-accuracy curves of both methods, a metrics table (accuracy with its 95% Wilson interval, ROC
-AUC, per-class precision, recall and F1, sensitivity and specificity), the confusion
-matrices, the ROC curves and each method's wall time. Ctrl-C keeps the methods that finished
-and marks the run as interrupted (exit status 130); the same command resumes it.
+RUN receives one folder per method (a model bundle that predict, eval and export reload),
+compare.json (every validation image's probabilities, the errors), predictions.csv, report.md
+and a self-contained report.html: accuracy, sensitivity and specificity with Wilson
+intervals, ROC AUC with DeLong's, operating points, ROC, precision-recall and calibration
+plots, confusion matrices, the misclassified images (with Grad-CAM for methods with a
+backbone), the quick audit's leaks with the metrics without them, what the transfer head
+chose on the training images, and each method's wall time. Ctrl-C keeps the methods that
+finished and marks the run as interrupted (exit status 130); the same command resumes it.
 
 With --folds K (stratified k-fold cross-validation over all images) and/or --repeats R
 (different seeds), compare trains every method on every fold or repeat and reports each

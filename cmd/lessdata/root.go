@@ -38,9 +38,11 @@ func newRootCmd(ios streams) *cobra.Command {
 		Short: "Image classification when data is scarce",
 		Long: `lessdata trains image classifiers on folders of tens to a few hundred images per class.
 
-It trains a small CNN from scratch with heavy augmentation, fits a small head on the
-features of a frozen pretrained backbone, compares the two honestly, and predicts with the
-model you choose. All numeric work runs in TensorFlow through its C API.`,
+It trains a small CNN from scratch with heavy augmentation, fits a linear head on the features
+of a frozen pretrained backbone (chosen on your training images if you like), fine-tunes the
+backbone's top blocks, compares them honestly, audits the data for leaks, and predicts,
+explains (Grad-CAM), exports and serves the model you choose. All numeric work runs in
+TensorFlow through its C API.`,
 		Version:       version,
 		SilenceUsage:  true,
 		SilenceErrors: true,
