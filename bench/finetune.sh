@@ -27,7 +27,7 @@ keras=$(.deps/venv/bin/python bench/keras_finetune.py --data "$data" --epochs "$
 .deps/venv/bin/python - "$out/run/history.json" "$out/run/bundle.json" "$keras" <<'PY'
 import json, statistics, sys
 hist = json.load(open(sys.argv[1]))["epochs"]
-info = json.loads(json.load(open(sys.argv[2]))["training"])
+info = json.load(open(sys.argv[2]))["training"]
 keras = json.loads(sys.argv[3])
 n_ld = round(info["train_images"] * 0.8)
 ld = statistics.median(e["seconds"] for e in hist) / n_ld
