@@ -10,13 +10,13 @@ import (
 // Options shape a head.
 type Options struct {
 	// Hidden is the width of an optional ReLU hidden layer (0: none, a linear classifier).
-	Hidden int
+	Hidden int `json:"hidden"`
 	// Dropout is applied to the features (and to the hidden layer) while training.
-	Dropout float32
+	Dropout float32 `json:"dropout"`
 	// L2 penalises the kernels: L2*sum(w^2) is added to the loss for each.
-	L2 float32
+	L2 float32 `json:"l2"`
 	// LearningRate is Adam's (0.001 when 0).
-	LearningRate float32
+	LearningRate float32 `json:"learning_rate"`
 }
 
 // Default returns the head lessdata uses unless told otherwise: a linear classifier with
