@@ -12,6 +12,7 @@ import (
 	"github.com/lessdata/lessdata/backbone/backbonetest"
 	"github.com/lessdata/lessdata/experiment"
 	"github.com/lessdata/lessdata/internal/browsertest"
+	"github.com/lessdata/lessdata/internal/shared"
 	"github.com/lessdata/lessdata/report"
 )
 
@@ -178,4 +179,21 @@ func TestCompareReportRendersInChromium(t *testing.T) {
 	// thumbnails of the galleries (errors and confident predictions): every one loaded.
 	require.Greater(t, browsertest.CheckWellFormed(t, page)["img"], 7)
 	require.True(t, strings.Contains(string(page), "<h2>Errors of transfer</h2>"), "the report has an error gallery per method")
+}
+
+// The report of a real compare on car_vs_bus (whose 4 train/validation copies the quick audit
+// finds) shows the leaks with their thumbnails and the metrics without them, and every image of
+// it loads in Chromium.
+func TestRealCompareReportShowsLeaks(t *testing.T) {
+	data := shared.Need(t, "datasets/car_vs_bus")
+	browsertest.Require(t)
+	out := filepath.Join(t.TempDir(), "cmp")
+	_, stderr, err := run(t, withMirror(t, "compare", "--data", data, "--out", out, "--methods", "transfer", "--backbone", "mobilenet_v1_025")...)
+	require.NoError(t, err, stderr)
+	md, err := os.ReadFile(filepath.Join(out, "report.md"))
+	require.NoError(t, err)
+	for _, want := range []string{"## Data checks", "4 train/validation leaks", "and on the 54 without a copy in training", "group 1 (validation)"} {
+		require.Contains(t, string(md), want)
+	}
+	browsertest.CheckPage(t, filepath.Join(out, "report.html"))
 }
