@@ -272,3 +272,13 @@ func mustLoad(t *testing.T, path string, m *predict.Model) *dataset.Image {
 	require.NoError(t, err)
 	return img
 }
+
+// Grids run the fine-tune method too (its pool shares the transfer images' decoding).
+func TestCurveRunsFinetune(t *testing.T) {
+	spec, env := tinySpec(t, Transfer, Finetune)
+	spec.Finetune.Epochs = 1
+	res, err := Curve(context.Background(), spec, env, []int{2, 0}, 1, GridOutput{Output: Output{Dir: filepath.Join(t.TempDir(), "c")}, Jobs: 1})
+	require.NoError(t, err)
+	require.Len(t, res.Cells, 4)
+	require.Len(t, res.Points, 4)
+}
