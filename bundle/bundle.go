@@ -134,15 +134,12 @@ func (m *Manifest) Validate() error {
 // Read reads and validates the manifest of the run folder dir.
 func Read(dir string) (*Manifest, error) {
 	path := filepath.Join(dir, File)
-	if st, err := os.Stat(path); err == nil && !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("bundle %s: %s is not a regular file; restore it from the run", dir, path)
-	}
-	b, err := os.ReadFile(path)
+	b, err := files.ReadRegular(path)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return nil, fmt.Errorf("%s is not a lessdata model: it has no %s (train one with `lessdata train`)", dir, File)
 		}
-		return nil, fmt.Errorf("read bundle: %w", err)
+		return nil, fmt.Errorf("bundle %s: %w; restore it from the run", dir, err)
 	}
 	var m Manifest
 	if err := json.Unmarshal(b, &m); err != nil {
@@ -152,10 +149,10 @@ func Read(dir string) (*Manifest, error) {
 		return nil, fmt.Errorf("bundle %s: %w", dir, err)
 	}
 	pb := filepath.Join(dir, ModelDir, "saved_model.pb")
-	if st, err := os.Stat(pb); err != nil {
+	if err := files.CheckRegular(pb); errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("bundle %s: its model is missing: %w", dir, err)
-	} else if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("bundle %s: %s is not a regular file; restore it from the run", dir, pb)
+	} else if err != nil {
+		return nil, fmt.Errorf("bundle %s: %w; restore it from the run", dir, err)
 	}
 	return &m, nil
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/lessdata/lessdata/internal/files"
 	"hash/fnv"
 	"io"
 	"math"
@@ -434,7 +435,7 @@ func scanClass(ctx context.Context, dir string, maxPixels int64) (paths, formats
 // a supported image within the pixel limit (DefaultMaxPixels when maxPixels is 0). It returns the
 // image's format ("jpeg", "png", ...).
 func Probe(path string, maxPixels int64) (format string, err error) {
-	f, err := openRegular(path)
+	f, err := files.OpenRegular(path)
 	if err != nil {
 		return "", err
 	}

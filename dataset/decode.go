@@ -11,9 +11,8 @@ import (
 	"image/jpeg"
 	_ "image/png" // register PNG
 	"io"
-	"os"
-	"syscall"
 
+	"github.com/lessdata/lessdata/internal/files"
 	"github.com/rwcarlsen/goexif/exif"
 	_ "golang.org/x/image/bmp" // register BMP
 	"golang.org/x/image/draw"
@@ -124,7 +123,7 @@ func decodeRaw(path string, maxPixels int64, fallback FallbackDecoder) (img imag
 			img, o, err = nil, 0, fmt.Errorf("decode %s: decoder panicked: %v", path, r)
 		}
 	}()
-	data, err := readRegular(path)
+	data, err := files.ReadRegular(path)
 	if err != nil {
 		return nil, 0, fmt.Errorf("decode: %w", err)
 	}
@@ -178,64 +177,6 @@ func decodeRaw(path string, maxPixels int64, fallback FallbackDecoder) (img imag
 		o = exifOrientation(data)
 	}
 	return img, o, nil
-}
-
-// readRegular reads the file at path, which must be a regular file: a FIFO or a device is refused
-// without blocking.
-func readRegular(path string) ([]byte, error) {
-	f, err := openRegular(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	return io.ReadAll(f)
-}
-
-// openRegular opens path for reading when it is a regular file (following symbolic links). It is
-// checked before opening, and opened non-blocking and checked again, so a FIFO swapped in
-// between cannot block either.
-func openRegular(path string) (*os.File, error) {
-	if err := CheckRegular(path); err != nil {
-		return nil, err
-	}
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
-	if err != nil {
-		return nil, err
-	}
-	if info, err := f.Stat(); err != nil || !info.Mode().IsRegular() {
-		f.Close()
-		return nil, fmt.Errorf("%s is not a regular file", path)
-	}
-	return f, nil
-}
-
-// CheckRegular returns nil when path is a regular file (following symbolic links), else an
-// error naming path and what it is ("x.jpg is not a regular file (a named pipe)"), or os.Stat's
-// error.
-func CheckRegular(path string) error {
-	info, err := os.Stat(path)
-	if err != nil {
-		return err
-	}
-	if !info.Mode().IsRegular() {
-		return fmt.Errorf("%s is not a regular file (%s)", path, fileKind(info.Mode()))
-	}
-	return nil
-}
-
-// fileKind names the type of a file that is not regular.
-func fileKind(m os.FileMode) string {
-	switch {
-	case m&os.ModeNamedPipe != 0:
-		return "a named pipe"
-	case m&os.ModeSocket != 0:
-		return "a socket"
-	case m&os.ModeDevice != 0:
-		return "a device"
-	case m.IsDir():
-		return "a folder"
-	}
-	return "not a plain file"
 }
 
 // checkJPEGStructure walks a JPEG's markers from SOI to EOI, skipping the entropy-coded data of

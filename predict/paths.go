@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/lessdata/lessdata/dataset"
+	"github.com/lessdata/lessdata/internal/files"
 )
 
 // imageExts are the file name endings that make a file under a folder argument an image to
@@ -34,7 +35,7 @@ func ExpandPaths(args []string) (paths []string, problems []Result) {
 			p, q := expandDir(a)
 			paths, problems = append(paths, p...), append(problems, q...)
 		default:
-			if err := dataset.CheckRegular(a); err != nil {
+			if err := files.CheckRegular(a); err != nil {
 				problems = append(problems, Result{Path: a, Err: err})
 			} else {
 				paths = append(paths, a)
@@ -73,7 +74,7 @@ func expandDir(dir string) (paths []string, problems []Result) {
 		case info.IsDir():
 			// a link to a folder: not followed, so that a loop cannot trap the walk
 		case !info.Mode().IsRegular():
-			if err := dataset.CheckRegular(p); err != nil && byName {
+			if err := files.CheckRegular(p); err != nil && byName {
 				problems = append(problems, Result{Path: p, Err: err})
 			}
 		case byName:
