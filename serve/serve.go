@@ -339,13 +339,8 @@ func (s *Server) predict(ctx context.Context, names, paths []string) ([]predict.
 	}
 	classes := s.model.Classes()
 	for k, i := range ok {
-		p := j.probs[k]
-		best := s.model.Decide(p)
-		rows[i].Class, rows[i].Probability = classes[best], p[best]
-		rows[i].Probabilities = make(map[string]float32, len(classes))
-		for c, name := range classes {
-			rows[i].Probabilities[name] = p[c]
-		}
+		best := s.model.Decide(j.probs[k])
+		rows[i] = predict.NewRow(predict.Result{Path: names[i], Class: classes[best], Index: best, Probs: j.probs[k]}, classes)
 	}
 	return rows, nil
 }
