@@ -10,6 +10,8 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/spf13/cobra"
+
 	"github.com/lessdata/lessdata/experiment"
 	"github.com/lessdata/lessdata/tf"
 )
@@ -22,10 +24,12 @@ var version = "0.1.0-dev"
 const exitInterrupted = 130
 
 func main() {
-	tf.QuietNativeLogs()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	cmd := newRootCmd(stdStreams())
+	// Before a command runs, and so before any goroutine of ours starts (fd 2 is redirected for a
+	// moment); --help and --version skip it and start without loading TensorFlow.
+	cmd.PersistentPreRun = func(*cobra.Command, []string) { tf.QuietNativeLogs() }
 	if err := cmd.ExecuteContext(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, "lessdata:", err)
 		stop()
