@@ -231,12 +231,19 @@ func ttaEvidence(oof [][]float64, labels []int, views int) TTAChoice {
 // augmentation a, drawn as the linear head's training views are (seeded by the image's content
 // hash and the view number), through cache: the test-time augmentation of prediction.
 func ViewFeatures(ctx context.Context, set Keyed, b *backbone.Backbone, cache *backbone.FeatureCache, a Augmentation, n int, seed uint64) ([][][]float32, error) {
-	ex, _, err := newExtractor(&TransferOptions{Backbone: b, Cache: cache, Augment: a.params(), Views: n, Fit: FitOptions{Seed: seed}})
+	ex, err := linearExtractor(b, cache, a, seed)
 	if err != nil {
 		return nil, err
 	}
 	ex.total = len(set.Images) * n
 	return ex.augmented(ctx, set, n)
+}
+
+// linearExtractor returns the extractor of the linear head's features: views of augmentation a
+// (any a for plain features, whose keys do not depend on it), seeded by seed, through cache.
+func linearExtractor(b *backbone.Backbone, cache *backbone.FeatureCache, a Augmentation, seed uint64) (*extractor, error) {
+	ex, _, err := newExtractor(&TransferOptions{Backbone: b, Cache: cache, Augment: a.params(), NoAugment: a == AugmentNone, Fit: FitOptions{Seed: seed}})
+	return ex, err
 }
 
 // AveragedProbabilities returns predict's class probabilities of each plain feature vector,
@@ -310,15 +317,14 @@ func extractLinear(ctx context.Context, train, val Keyed, augs []Augmentation, v
 		if a == AugmentNone {
 			continue
 		}
-		ex, _, err := newExtractor(&TransferOptions{Backbone: opt.Backbone, Cache: opt.Cache, Augment: a.params(), Views: views,
-			Fit: FitOptions{Seed: opt.Seed}})
+		ex, err := linearExtractor(opt.Backbone, opt.Cache, a, opt.Seed)
 		if err != nil {
 			return nil, err
 		}
 		exs[a] = ex
 		total += len(train.Images) * views
 	}
-	plainEx, _, err := newExtractor(&TransferOptions{Backbone: opt.Backbone, Cache: opt.Cache, NoAugment: true, Fit: FitOptions{Seed: opt.Seed}})
+	plainEx, err := linearExtractor(opt.Backbone, opt.Cache, AugmentNone, opt.Seed)
 	if err != nil {
 		return nil, err
 	}
@@ -377,10 +383,10 @@ func linearSet(plain [][]float32, views [][][]float32, labels []int, classes int
 
 // PlainFeatures returns the backbone features of set's plain images, through the cache.
 func PlainFeatures(ctx context.Context, set Keyed, b *backbone.Backbone, cache *backbone.FeatureCache, progress func(done, total int)) ([][]float32, error) {
-	ex, _, err := newExtractor(&TransferOptions{Backbone: b, Cache: cache, NoAugment: true, OnFeatures: progress})
+	ex, err := linearExtractor(b, cache, AugmentNone, 0)
 	if err != nil {
 		return nil, err
 	}
-	ex.total = len(set.Images)
+	ex.progress, ex.total = progress, len(set.Images)
 	return ex.plain(ctx, set)
 }
