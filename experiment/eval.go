@@ -79,18 +79,13 @@ func Evaluate(ctx context.Context, es EvalSpec, env Env, out Output) (*Evaluatio
 			return nil, fmt.Errorf("%s has class %q, which the model does not know (its classes: %v)", dir, c, classes)
 		}
 	}
-	pos := -1
-	switch {
-	case es.Positive != "" && len(classes) != 2:
-		return nil, fmt.Errorf("--positive applies to two classes; the model has %v", classes)
-	case es.Positive != "":
-		if pos = slices.Index(classes, es.Positive); pos < 0 {
-			return nil, fmt.Errorf("--positive %q is not a class of the model (classes: %v)", es.Positive, classes)
-		}
-	case len(classes) == 2:
-		if pos = slices.Index(classes, m.Manifest.Positive); pos < 0 {
-			pos = 1
-		}
+	positive := es.Positive
+	if positive == "" {
+		positive = m.Manifest.Positive // valid: bundle.Read checks it
+	}
+	pos, err := positiveIndex(classes, positive)
+	if err != nil {
+		return nil, err
 	}
 	paths := make([]string, len(split.Items))
 	for i, it := range split.Items {
