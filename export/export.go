@@ -2,7 +2,6 @@ package export
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,6 +9,7 @@ import (
 	"time"
 
 	"github.com/lessdata/lessdata/backbone"
+	"github.com/lessdata/lessdata/bundle"
 	"github.com/lessdata/lessdata/internal/files"
 	"github.com/lessdata/lessdata/tf"
 )
@@ -77,11 +77,11 @@ const resizeNote = "whole image to width x height, bilinear (triangle filter wid
 // written into the folder too. The folder appears whole; an existing one is replaced only with
 // opt.Force.
 func SavedModel(ctx context.Context, bundleDir, outDir string, opt Options) (*Metadata, error) {
-	out, err := begin(outDir, opt.Force)
+	out, err := begin(outDir, bundleDir, opt.Force)
 	if err != nil {
 		return nil, err
 	}
-	defer out.abandon()
+	defer out.Abandon()
 	c, err := build(ctx, bundleDir, opt)
 	if err != nil {
 		return nil, err
@@ -91,12 +91,12 @@ func SavedModel(ctx context.Context, bundleDir, outDir string, opt Options) (*Me
 		return nil, err
 	}
 	sigs := c.signatures()
-	tmp := filepath.Join(out.work, "savedmodel")
+	tmp := filepath.Join(out.Work, "savedmodel")
 	if err := tf.WriteSavedModel(tmp, c.graph, nil, sigs); err != nil {
 		return nil, fmt.Errorf("export %s: %w", bundleDir, err)
 	}
 	for _, name := range []string{"saved_model.pb", "variables"} {
-		if err := os.Rename(filepath.Join(tmp, name), filepath.Join(out.work, name)); err != nil {
+		if err := os.Rename(filepath.Join(tmp, name), filepath.Join(out.Work, name)); err != nil {
 			return nil, fmt.Errorf("export %s: %w", bundleDir, err)
 		}
 	}
@@ -137,64 +137,36 @@ func (c *classifier) metadata(format, bundleDir string) *Metadata {
 	return md
 }
 
-// outFolder is an export folder being written: work is a hidden sibling of final until commit.
-type outFolder struct {
-	final, work string
-	force       bool
-	done        bool
-}
+// outFolder is an export folder being written: a bundle.RunDir, so that it appears whole, is
+// marked as lessdata's, and --force never replaces a folder lessdata did not write.
+type outFolder struct{ *bundle.RunDir }
 
-func begin(dir string, force bool) (*outFolder, error) {
+// begin refuses an output folder inside, above or equal to the bundle, then starts it.
+func begin(dir, bundleDir string, force bool) (*outFolder, error) {
 	if dir == "" {
 		return nil, fmt.Errorf("export: no output folder given (--out DIR)")
 	}
-	if _, err := os.Stat(dir); err == nil && !force {
-		return nil, fmt.Errorf("export: %s already exists: choose another --out or pass --force to replace it", dir)
+	if err := bundle.CheckOut(dir, bundleDir); err != nil {
+		return nil, fmt.Errorf("export: --out: %w", err)
 	}
-	dir = filepath.Clean(dir)
-	parent := filepath.Dir(dir)
-	if err := os.MkdirAll(parent, 0o755); err != nil {
-		return nil, fmt.Errorf("export: %w", err)
-	}
-	work, err := os.MkdirTemp(parent, "."+filepath.Base(dir)+".partial-")
+	rd, err := bundle.Begin(dir, force)
 	if err != nil {
-		return nil, fmt.Errorf("export: %w", err)
+		return nil, fmt.Errorf("export: --out: %w", err)
 	}
-	if err := os.Chmod(work, 0o755); err != nil {
-		os.RemoveAll(work)
-		return nil, fmt.Errorf("export: %w", err)
-	}
-	return &outFolder{final: dir, work: work, force: force}, nil
+	return &outFolder{rd}, nil
 }
 
 // commit writes the labels and metadata and moves the folder into place.
 func (o *outFolder) commit(md *Metadata) error {
 	labels := strings.Join(md.Classes, "\n") + "\n"
-	if err := os.WriteFile(filepath.Join(o.work, LabelsFile), []byte(labels), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(o.Work, LabelsFile), []byte(labels), 0o644); err != nil {
 		return fmt.Errorf("export: %w", err)
 	}
-	if err := files.WriteJSON(filepath.Join(o.work, MetadataFile), md); err != nil {
+	if err := files.WriteJSON(filepath.Join(o.Work, MetadataFile), md); err != nil {
 		return fmt.Errorf("export: %w", err)
 	}
-	if _, err := os.Stat(o.final); err == nil {
-		if !o.force {
-			return fmt.Errorf("export: %s appeared meanwhile; pass --force to replace it", o.final)
-		}
-		if err := os.RemoveAll(o.final); err != nil {
-			return fmt.Errorf("export: replace %s: %w", o.final, err)
-		}
-	} else if !errors.Is(err, os.ErrNotExist) {
+	if err := o.Commit(); err != nil {
 		return fmt.Errorf("export: %w", err)
 	}
-	if err := os.Rename(o.work, o.final); err != nil {
-		return fmt.Errorf("export: %w", err)
-	}
-	o.done = true
 	return nil
-}
-
-func (o *outFolder) abandon() {
-	if !o.done {
-		os.RemoveAll(o.work)
-	}
 }

@@ -236,6 +236,15 @@ func TestSavedModelRefusesToOverwrite(t *testing.T) {
 	entries, err := os.ReadDir(filepath.Dir(out))
 	require.NoError(t, err)
 	require.Len(t, entries, 1, "no partial folder is left behind")
+
+	// --force never replaces a folder lessdata did not write, nor writes into the bundle.
+	docs := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(docs, "letter.txt"), []byte("keep me"), 0o644))
+	_, err = SavedModel(context.Background(), scratch, docs, Options{Force: true})
+	require.ErrorContains(t, err, "not a lessdata run")
+	require.FileExists(t, filepath.Join(docs, "letter.txt"))
+	_, err = TFLite(context.Background(), scratch, filepath.Join(scratch, "export"), Options{Force: true})
+	require.ErrorContains(t, err, "inside the input")
 }
 
 // TestDecodeMatchesLoadImage compares the graph's decoded, resized pixels with

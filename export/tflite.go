@@ -23,11 +23,11 @@ import (
 // backbone if any, the model) is mapped to a TFLite builtin with float32 weights. The folder
 // appears whole; an existing one is replaced only with opt.Force.
 func TFLite(ctx context.Context, bundleDir, outDir string, opt Options) (*Metadata, error) {
-	out, err := begin(outDir, opt.Force)
+	out, err := begin(outDir, bundleDir, opt.Force)
 	if err != nil {
 		return nil, err
 	}
-	defer out.abandon()
+	defer out.Abandon()
 	c, err := build(ctx, bundleDir, opt)
 	if err != nil {
 		return nil, err
@@ -40,7 +40,7 @@ func TFLite(ctx context.Context, bundleDir, outDir string, opt Options) (*Metada
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	if err := os.WriteFile(filepath.Join(out.work, TFLiteFile), data, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(out.Work, TFLiteFile), data, 0o644); err != nil {
 		return nil, fmt.Errorf("export %s: %w", bundleDir, err)
 	}
 	md := c.metadata(FormatTFLite, bundleDir)
