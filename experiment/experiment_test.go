@@ -68,6 +68,10 @@ func TestValidateNamesTheFlag(t *testing.T) {
 		{func(s *Spec) { s.Transfer.Threshold = 1 }, "--threshold 1"},
 		{func(s *Spec) { s.Transfer.TargetSensitivity = 1.5 }, "--target-sensitivity 1.5"},
 		{func(s *Spec) { s.Transfer.Head, s.Transfer.TargetSensitivity = HeadMLP, 0.9 }, "needs the linear head"},
+		{func(s *Spec) { s.Transfer.TTA = 9 }, "--tta 9"},
+		{func(s *Spec) { s.Methods, s.Finetune.Unfreeze = []Method{Finetune}, -1 }, "--unfreeze -1"},
+		{func(s *Spec) { s.Methods, s.Finetune.LR = []Method{Finetune}, 0.5 }, "--finetune-lr 0.5"},
+		{func(s *Spec) { s.Methods, s.Finetune.Epochs = []Method{Finetune}, 0 }, "--finetune-epochs 0"},
 	} {
 		s := base
 		c.edit(&s)

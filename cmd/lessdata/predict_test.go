@@ -91,6 +91,8 @@ func TestPredictReportsBadImagesAndGoesOn(t *testing.T) {
 	require.Contains(t, out, "path,class,probability,p_left,p_right,error")
 	_, _, err = run(t, "predict", "--model", model, good, "--format", "xml")
 	require.ErrorContains(t, err, "--format")
+	_, _, err = run(t, "predict", "--model", model, good, "--explain", t.TempDir())
+	require.ErrorContains(t, err, "Grad-CAM needs a transfer or fine-tuned model")
 }
 
 func TestModelBundleRefusals(t *testing.T) {

@@ -136,4 +136,14 @@ func TestAugmentPreview(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 3*16+4*4, cfg.Width, "3 tiles per row with padding")
 	require.Equal(t, 3*16+4*4, cfg.Height, "3 rows")
+
+	// An existing file is replaced only with --force; a grid is a PNG; a huge grid is refused.
+	_, _, err = run(t, "augment", "preview", data, "--out", out, "--size", "16")
+	require.ErrorContains(t, err, "already exists")
+	_, _, err = run(t, "augment", "preview", data, "--out", out, "--size", "16", "--force")
+	require.NoError(t, err)
+	_, _, err = run(t, "augment", "preview", data, "--out", filepath.Join(t.TempDir(), "g.jpg"))
+	require.ErrorContains(t, err, "name the file .png")
+	_, _, err = run(t, "augment", "preview", data, "--out", filepath.Join(t.TempDir(), "big.png"), "--rows", "1000", "--variants", "1000", "--size", "512")
+	require.ErrorContains(t, err, "lower --rows, --variants or --size")
 }
