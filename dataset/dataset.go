@@ -267,16 +267,11 @@ func loadAndSplit(ctx context.Context, dir string, opt Options) (*Dataset, error
 	return ds, nil
 }
 
-// ScanSplit scans one folder of class subfolders (dir/<class>/*) without
-// decoding pixels. It returns the readable images and the refused files. It
-// fails if dir has no class folders or a class folder has no readable image.
+// ScanSplitContext scans one folder of class subfolders (dir/<class>/*)
+// without decoding pixels. It returns the readable images and the refused
+// files. It fails if dir has no class folders or a class folder has no
+// readable image, and stops with ctx's error when ctx is cancelled.
 // maxPixels is DefaultMaxPixels when 0.
-func ScanSplit(dir string, maxPixels int64) (*Split, []Skip, error) {
-	return ScanSplitContext(context.Background(), dir, maxPixels)
-}
-
-// ScanSplitContext is ScanSplit that stops with ctx's error when ctx is
-// cancelled.
 func ScanSplitContext(ctx context.Context, dir string, maxPixels int64) (*Split, []Skip, error) {
 	if maxPixels <= 0 {
 		maxPixels = DefaultMaxPixels
