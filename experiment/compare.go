@@ -76,6 +76,8 @@ type MethodResult struct {
 	// Head is what the linear transfer head chose on the training images, and why (nil for
 	// methods trained by epochs).
 	Head *finetune.LinearHead `json:"head,omitempty"`
+	// Finetune is what the fine-tune method chose on the inner split of the training images.
+	Finetune *finetune.Choice `json:"finetune,omitempty"`
 }
 
 // finished reports whether the method's fit ran to its end (a resumed compare keeps it).
@@ -165,6 +167,9 @@ func Compare(ctx context.Context, spec Spec, env Env, out Output) (*Comparison, 
 		}
 		r := &MethodResult{Method: m, Metrics: o.Metrics, Seconds: o.Seconds, Epochs: o.Epochs(), Stopped: o.Stopped(), Model: string(m),
 			Probs: o.Probs, Threshold: o.Threshold, Highlights: hl, Head: o.Linear}
+		if o.Tuned != nil {
+			r.Finetune = &o.Tuned.Choice
+		}
 		cmp.Methods = append(cmp.Methods, r)
 		if h := o.History(); h != nil {
 			r.Best, cmp.histories[m] = h.BestEpoch, h

@@ -6,6 +6,7 @@ import (
 	"math"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/lessdata/lessdata/audit"
@@ -48,6 +49,9 @@ func writeReport(ctx context.Context, dir string, cmp *Comparison, doc *report.D
 		doc.Sections = append(doc.Sections, operatingSection(cmp))
 	}
 	if s := headSection(cmp); s != nil {
+		doc.Sections = append(doc.Sections, *s)
+	}
+	if s := finetuneSection(cmp); s != nil {
 		doc.Sections = append(doc.Sections, *s)
 	}
 	if cmp.Ranking != nil {
@@ -270,6 +274,31 @@ func headSection(cmp *Comparison) *report.Section {
 		return s
 	}
 	return nil
+}
+
+// finetuneSection shows phase 2's trials on the inner split and which was kept.
+func finetuneSection(cmp *Comparison) *report.Section {
+	r := cmp.Result(Finetune)
+	if r == nil || r.Finetune == nil {
+		return nil
+	}
+	c := r.Finetune
+	s := &report.Section{Heading: "How finetune was tuned"}
+	if c.LearningRate > 0 {
+		s.Paragraphs = []string{fmt.Sprintf("Phase 2 at learning rate %.3g had the lowest loss on the inner split of the training images, below phase 1's, and was kept; the validation images played no part.", c.LearningRate)}
+	} else {
+		s.Paragraphs = []string{"No phase-2 trial lowered the loss of phase 1 on the inner split of the training images: fine-tuning did not help here, and the model is the linear head refitted on all the training images, on the frozen backbone."}
+	}
+	t := &report.Table{Caption: "Loss on the inner split (lower is better).", Header: []string{"trial", "best epoch", "epochs run", "inner loss", "kept"},
+		Align: []string{"l", "r", "r", "r", "c"}}
+	kept := map[bool]string{true: "yes"}
+	t.Rows = append(t.Rows, []string{"phase 1 (linear head, frozen backbone)", "", "", fmt.Sprintf("%.4f", c.Phase1Loss), kept[c.LearningRate == 0]})
+	for _, tr := range c.Trials {
+		t.Rows = append(t.Rows, []string{fmt.Sprintf("phase 2 at learning rate %.3g", tr.LearningRate), strconv.Itoa(tr.BestEpoch), strconv.Itoa(tr.Epochs),
+			fmt.Sprintf("%.4f", tr.BestLoss), kept[c.LearningRate == tr.LearningRate]})
+	}
+	s.Table = t
+	return s
 }
 
 func operatingSection(cmp *Comparison) report.Section {

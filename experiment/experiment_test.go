@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -285,4 +287,63 @@ func TestCurveRunsFinetune(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, res.Cells, 4)
 	require.Len(t, res.Points, 4)
+}
+
+// Fine-tuning keeps a phase-2 trial only when its inner loss is the lowest and beats phase 1's;
+// otherwise the model is the transfer method's linear head on all the training images, and
+// scores exactly what the transfer method scores.
+func TestFinetuneKeepsPhase2OnlyWhenItHelps(t *testing.T) {
+	for _, c := range []struct {
+		lr       float32
+		unfreeze int
+		kept     bool
+	}{{0, 1, true}, {0.01, 2, false}} {
+		spec, env := tinySpec(t, Finetune)
+		spec.Finetune.Epochs, spec.Finetune.Unfreeze, spec.Finetune.LR = 2, c.unfreeze, c.lr
+		if !c.kept {
+			// Half of each class's training images swapped: nothing to learn, and a large
+			// learning rate only overfits.
+			for i := range 3 {
+				a, b := fmt.Sprintf("a_%03d.png", i), fmt.Sprintf("b_%03d.png", i)
+				train := filepath.Join(spec.Data.Dir, "train")
+				require.NoError(t, os.Rename(filepath.Join(train, "a", a), filepath.Join(train, "b", a)))
+				require.NoError(t, os.Rename(filepath.Join(train, "b", b), filepath.Join(train, "a", b)))
+			}
+		}
+		spec.Transfer.TTA = 0
+		o, err := Train(context.Background(), spec, Finetune, env, Output{Dir: filepath.Join(t.TempDir(), "ft")})
+		require.NoError(t, err)
+		ch := o.Tuned.Choice
+		t.Logf("lr %g: phase 1 inner loss %.4f, trials %+v, kept %g", c.lr, ch.Phase1Loss, ch.Trials, ch.LearningRate)
+		if c.lr == 0 {
+			require.Len(t, ch.Trials, len(finetune.LearningRates))
+			for i, tr := range ch.Trials {
+				require.Equal(t, finetune.LearningRates[i], tr.LearningRate)
+			}
+		} else {
+			require.Len(t, ch.Trials, 1)
+		}
+		best := ch.Phase1Loss
+		for _, tr := range ch.Trials {
+			best = min(best, tr.BestLoss)
+		}
+		require.Equal(t, c.kept, ch.LearningRate > 0, "this case's outcome")
+		if ch.LearningRate > 0 {
+			i := slices.IndexFunc(ch.Trials, func(tr finetune.Trial) bool { return tr.LearningRate == ch.LearningRate })
+			require.Equal(t, best, ch.Trials[i].BestLoss, "the kept trial has the lowest inner loss")
+			require.Less(t, best, ch.Phase1Loss)
+			o.Close()
+			continue
+		}
+		for _, tr := range ch.Trials {
+			require.GreaterOrEqual(t, tr.BestLoss, ch.Phase1Loss)
+		}
+		tr, err := Train(context.Background(), spec, Transfer, env, Output{Dir: filepath.Join(t.TempDir(), "tr")})
+		require.NoError(t, err)
+		for i := range o.Probs {
+			require.InDeltaSlice(t, tr.Probs[i], o.Probs[i], 1e-5, "image %d", i)
+		}
+		tr.Close()
+		o.Close()
+	}
 }

@@ -93,8 +93,14 @@ func (g *grid) cellResult(ctx context.Context, m Method, train, val []int, seed 
 		return nil, err
 	}
 	defer o.Close()
-	return &study.Result{Accuracy: o.Metrics.Accuracy, AUC: o.Metrics.AUC, Sensitivity: o.Metrics.Sensitivity, Specificity: o.Metrics.Specificity,
-		NTrain: len(train), NVal: len(val), Epochs: o.Epochs(), Seconds: o.Seconds}, nil
+	r := &study.Result{Accuracy: o.Metrics.Accuracy, AUC: o.Metrics.AUC, Sensitivity: o.Metrics.Sensitivity, Specificity: o.Metrics.Specificity,
+		NTrain: len(train), NVal: len(val), Epochs: o.Epochs(), Seconds: o.Seconds}
+	if o.Tuned != nil {
+		if r.Chosen, err = json.Marshal(o.Tuned.Choice); err != nil {
+			return nil, err
+		}
+	}
+	return r, nil
 }
 
 func (g *grid) progress(ui UI, total int) func(done, total int, r *study.Result, skipped bool) {

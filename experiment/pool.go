@@ -416,8 +416,12 @@ func (p *Pool) Run(ctx context.Context, m Method, trainIdx, valIdx []int, seed u
 			bb := &bundle.Backbone{Name: backboneName(p.spec.Transfer.Backbone, p.b), SHA256: predict.BackboneID(p.b.Backbone), Features: p.b.Spec.Features.Size}
 			o.Manifest = &bundle.Manifest{Kind: bundle.KindFinetune, Classes: p.Classes, Input: bundle.Size{Width: w, Height: h}, Backbone: bb,
 				Normalize: &bundle.Normalize{Mean: in.Mean, Std: in.Std, ColorOrder: in.ColorOrder}}
-			o.Info = map[string]any{"recipe": string(Finetune), "backbone": bb, "unfreeze": fs.Unfreeze, "lr": fs.LR,
-				"trainable_parameters": o.Tuned.Model.TrainableParams(), "phase1": o.Tuned.Phase1}
+			unfrozen := fs.Unfreeze
+			if o.Tuned.Choice.LearningRate == 0 {
+				unfrozen = 0
+			}
+			o.Info = map[string]any{"recipe": string(Finetune), "backbone": bb, "unfreeze": unfrozen, "lr": o.Tuned.Choice.LearningRate,
+				"choice": o.Tuned.Choice, "trainable_parameters": o.Tuned.Model.TrainableParams(), "phase1": o.Tuned.Phase1}
 		}
 	default:
 		return nil, fmt.Errorf("unknown method %q", m)

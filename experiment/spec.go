@@ -92,8 +92,8 @@ func (t TransferSpec) augmentations() []finetune.Augmentation {
 type FinetuneSpec struct {
 	// Unfreeze is the number of top blocks of the backbone trained in phase 2.
 	Unfreeze int `json:"unfreeze"`
-	// LR is phase 2's Adam learning rate (1e-5 by default, as in the Keras transfer-learning guide;
-	// 1e-4 hurt on the shared datasets, see README).
+	// LR is phase 2's Adam learning rate; 0 (the default) tries each of finetune.LearningRates
+	// and keeps the best on the inner split, or no fine-tuning when none beats phase 1 there.
 	LR float32 `json:"lr"`
 	// Epochs and Patience bound phase 2, validated on an inner split of the training images.
 	Epochs   int `json:"epochs"`
@@ -124,7 +124,7 @@ func DefaultSpec(methods ...Method) Spec {
 		Methods:  methods,
 		Scratch:  ScratchSpec{Size: 64},
 		Transfer: TransferSpec{Backbone: "mobilenet_v2", Head: HeadLinear, Augment: AugmentAuto, Views: finetune.DefaultViews, TTA: finetune.TTAAuto, MLP: h},
-		Finetune: FinetuneSpec{Unfreeze: 2, LR: 1e-5, Epochs: 10, Patience: 3},
+		Finetune: FinetuneSpec{Unfreeze: 2, Epochs: 10, Patience: 3},
 	}
 }
 
@@ -168,8 +168,8 @@ func (s Spec) Validate() error {
 		switch {
 		case f.Unfreeze < 0 || f.Unfreeze > 100:
 			return bad("unfreeze", "%d must be between 0 (the head only) and the backbone's number of blocks", f.Unfreeze)
-		case !(f.LR > 0 && f.LR <= 0.01):
-			return bad("finetune-lr", "%v must be above 0 and at most 0.01 (fine-tuning wants small steps: 1e-5 to 1e-4)", f.LR)
+		case !(f.LR >= 0 && f.LR <= 0.01):
+			return bad("finetune-lr", "%v must be 0 (chosen on the training images) or above 0 and at most 0.01 (fine-tuning wants small steps: 1e-5 to 1e-4)", f.LR)
 		case f.Epochs < 1:
 			return bad("finetune-epochs", "%d must be at least 1", f.Epochs)
 		case f.Patience < 0:

@@ -27,9 +27,10 @@ type Heatmap struct {
 	// for the class.
 	Values []float32
 	// Cells is the map before upsampling, CellsH rows of CellsW feature-map cells, on the same
-	// scale as Values.
+	// scale as Values, and Grid is where their centres lie on the image.
 	Cells          []float32
 	CellsW, CellsH int
+	Grid           Grid
 	// Class is the class explained and Score its logit (for a single sigmoid unit, class 1's
 	// score is the logit z and class 0's is -z).
 	Class int
@@ -45,6 +46,7 @@ type Explainer struct {
 	input, mask tf.Output
 	fmap, grads tf.Output
 	logits      tf.Output
+	grid        Grid
 }
 
 // New builds an explainer on the backbone in dir with the head opt describes.
@@ -80,6 +82,9 @@ func (e *Explainer) buildOnBackbone(st *tune.Structure, opt Options) error {
 	}
 	var err error
 	if e.fmap, err = e.g.Output("backbone/" + st.FeatureMap); err != nil {
+		return err
+	}
+	if e.grid, err = e.place(st.GraphDef, "backbone/", st.Input, st.FeatureMap); err != nil {
 		return err
 	}
 	features, err := e.g.Output("backbone/" + st.Features)
@@ -149,6 +154,9 @@ func Open(dir string, session tf.SessionOptions) (*Explainer, error) {
 		}
 	}
 	if err == nil {
+		e.grid, err = e.place(def, "model/", in.Name, fmap.Name)
+	}
+	if err == nil {
 		err = e.start(session)
 	}
 	if err != nil {
@@ -156,6 +164,34 @@ func Open(dir string, session tf.SessionOptions) (*Explainer, error) {
 		return nil, fmt.Errorf("gradcam: %s: %w", dir, err)
 	}
 	return e, nil
+}
+
+// place finds the grid of the feature map fmap of the graph def, imported into e.g under prefix,
+// whose input is the tensor input.
+func (e *Explainer) place(def []byte, prefix, input, fmap string) (Grid, error) {
+	list, err := tf.ParseGraphDef(def)
+	if err != nil {
+		return Grid{}, err
+	}
+	nodes := make(map[string]tf.NodeDef, len(list))
+	for _, n := range list {
+		nodes[n.Name] = n
+	}
+	inOp, err := opName(input)
+	if err != nil {
+		return Grid{}, err
+	}
+	shape := func(tensor string) ([]int64, bool) {
+		if op, _ := opName(tensor); op == inOp {
+			return []int64{-1, int64(e.h), int64(e.w), 3}, true
+		}
+		o, err := e.g.Output(prefix + tensor)
+		if err != nil {
+			return nil, false
+		}
+		return o.Shape()
+	}
+	return placeGrid(nodes, shape, input, fmap)
 }
 
 // start adds the class score and its gradient, and opens the session.
@@ -305,8 +341,8 @@ func (e *Explainer) batch(x []float32, n int, classes []int) ([]Heatmap, error) 
 			score += z[i*e.units+j] * mask[i*e.units+j]
 		}
 		cam = normalise(cam)
-		maps[i] = Heatmap{W: e.w, H: e.h, Values: Resize(cam, fw, fh, e.w, e.h), Cells: cam, CellsW: fw, CellsH: fh,
-			Class: classes[i], Score: score}
+		maps[i] = Heatmap{W: e.w, H: e.h, Values: upsample(cam, fw, fh, e.grid, e.w, e.h), Cells: cam, CellsW: fw, CellsH: fh,
+			Grid: e.grid, Class: classes[i], Score: score}
 	}
 	return maps, nil
 }
@@ -351,28 +387,6 @@ func CAM(a, g []float32, h, w, k int) []float32 {
 	return cam
 }
 
-// Resize resamples a w x h map to tw x th bilinearly, with pixel centres aligned (half-pixel
-// offsets, as image resizers do) and the edges clamped.
-func Resize(m []float32, w, h, tw, th int) []float32 {
-	out := make([]float32, tw*th)
-	coord := func(i, n, tn int) (int, int, float32) {
-		u := (float64(i)+0.5)*float64(n)/float64(tn) - 0.5
-		u = math.Max(0, math.Min(u, float64(n-1)))
-		u0 := int(u)
-		return u0, min(u0+1, n-1), float32(u - float64(u0))
-	}
-	for y := range th {
-		y0, y1, fy := coord(y, h, th)
-		for x := range tw {
-			x0, x1, fx := coord(x, w, tw)
-			top := m[y0*w+x0]*(1-fx) + m[y0*w+x1]*fx
-			bottom := m[y1*w+x0]*(1-fx) + m[y1*w+x1]*fx
-			out[y*tw+x] = top*(1-fy) + bottom*fy
-		}
-	}
-	return out
-}
-
 // normalise divides m by its maximum in place (leaving an all-zero map as it is).
 func normalise(m []float32) []float32 {
 	var hi float32
@@ -387,17 +401,42 @@ func normalise(m []float32) []float32 {
 	return m
 }
 
-// Peak returns where the heat is highest: the centre, in image pixels, of the feature-map cell
-// with the most heat (the first in row order when several tie). Upsampling spreads a cell's
-// value over its neighbourhood and flattens it at the image's edges, so the cell, not a pixel,
-// is where a heatmap points.
-func (h Heatmap) Peak() (x, y int) {
+// Hotspot returns where the heatmap points, in image pixels: the heat-weighted centre of the
+// cells that hold at least half of the maximum and are connected, side by side, to the hottest
+// cell (the first in row order when several tie), kept inside the image. Localising by a region
+// above a fraction of the maximum follows Zhou et al. 2016; on a coarse map an object's heat
+// spreads over neighbouring cells of nearly equal value, and the hottest of them alone is a noisy
+// estimate.
+func (h Heatmap) Hotspot() (x, y int) {
 	best := 0
 	for i, v := range h.Cells {
 		if v > h.Cells[best] {
 			best = i
 		}
 	}
-	cx, cy := best%h.CellsW, best/h.CellsW
-	return (2*cx + 1) * h.W / (2 * h.CellsW), (2*cy + 1) * h.H / (2 * h.CellsH)
+	seen := map[int]bool{best: true}
+	stack := []int{best}
+	var sx, sy, sum float64
+	for len(stack) > 0 {
+		c := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		row, col := c/h.CellsW, c%h.CellsW
+		v := float64(h.Cells[c])
+		cx, cy := h.Grid.Centre(row, col)
+		sx, sy, sum = sx+v*cx, sy+v*cy, sum+v
+		for _, d := range [4][2]int{{-1, 0}, {1, 0}, {0, -1}, {0, 1}} {
+			r, q := row+d[0], col+d[1]
+			n := r*h.CellsW + q
+			if r >= 0 && q >= 0 && r < h.CellsH && q < h.CellsW && !seen[n] && h.Cells[n] >= h.Cells[best]/2 {
+				seen[n] = true
+				stack = append(stack, n)
+			}
+		}
+	}
+	if sum == 0 { // an all-zero map: its first cell
+		sx, sy = h.Grid.Centre(0, 0)
+		sum = 1
+	}
+	clamp := func(v float64, n int) int { return max(0, min(int(math.Floor(v)), n-1)) }
+	return clamp(sx/sum, h.W), clamp(sy/sum, h.H)
 }

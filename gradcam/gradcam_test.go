@@ -32,18 +32,32 @@ func randomImages(r *rand.Rand, n, w, h int) []float32 {
 	return x
 }
 
-func TestResizeAndCAM(t *testing.T) {
+func TestUpsampleAndCAM(t *testing.T) {
 	// Two channels: the class gradient favours channel 0 (mean +1) over channel 1 (mean -0.5).
 	a := []float32{1, 0, 0, 2, 3, 1, 0, 0} // 2x2 positions x 2 channels
 	g := []float32{1, -1, 1, 0, 1, -1, 1, 0}
 	require.Equal(t, []float32{1, 0, 2.5, 0}, CAM(a, g, 2, 2, 2))
 	// A 2x1 map stretched to 4x1: the ends keep their values, the middle interpolates.
-	require.InDeltaSlice(t, []float32{0, 0.25, 0.75, 1}, Resize([]float32{0, 1}, 2, 1, 4, 1), 1e-6)
+	require.InDeltaSlice(t, []float32{0, 0.25, 0.75, 1}, upsample([]float32{0, 1}, 2, 1, evenGrid(2, 1, 4, 1), 4, 1), 1e-6)
+	// Centres at 1.5 and 3.5, as a padded stride-2 stem places them: the image's last pixel is
+	// the second cell's centre, and the first two pixels hold the first cell's value.
+	require.InDeltaSlice(t, []float32{0, 0, 0.5, 1}, upsample([]float32{0, 1}, 2, 1, Grid{X0: 1.5, Y0: 0.5, StepX: 2, StepY: 1}, 4, 1), 1e-6)
 	require.Equal(t, []float32{0.5, 1, 0}, normalise([]float32{1, 2, 0}))
 	require.Equal(t, []float32{0, 0}, normalise([]float32{0, 0}))
-	// The peak is the hottest cell's centre: cell (2, 1) of 3x2 cells on a 30x20 image.
-	x, y := Heatmap{W: 30, H: 20, CellsW: 3, CellsH: 2, Cells: []float32{0, 0.2, 0, 0, 0, 1}}.Peak()
+	// The hotspot is the hottest cell's centre, here cell (2, 1) of 3x2 cells on a 30x20 image...
+	grid := evenGrid(3, 2, 30, 20)
+	x, y := Heatmap{W: 30, H: 20, CellsW: 3, CellsH: 2, Cells: []float32{0, 0.2, 0, 0, 0, 1}, Grid: grid}.Hotspot()
 	require.Equal(t, []int{25, 15}, []int{x, y})
+	// ...pulled towards a neighbour of at least half its heat, (0.6*15 + 1*25)/1.6 = 21.25, but
+	// not towards a hot cell that does not touch it...
+	x, y = Heatmap{W: 30, H: 20, CellsW: 3, CellsH: 2, Cells: []float32{0.9, 0, 0, 0, 0.6, 1}, Grid: grid}.Hotspot()
+	require.Equal(t, []int{21, 15}, []int{x, y})
+	// ...nor a neighbour below half.
+	x, y = Heatmap{W: 30, H: 20, CellsW: 3, CellsH: 2, Cells: []float32{0, 0, 0.45, 0, 0.49, 1}, Grid: grid}.Hotspot()
+	require.Equal(t, []int{25, 15}, []int{x, y})
+	// A centre on the image's far edge is kept inside it.
+	x, y = Heatmap{W: 30, H: 20, CellsW: 3, CellsH: 2, Cells: []float32{0, 0.2, 0, 0, 0, 1}, Grid: Grid{X0: 10, Y0: 10, StepX: 10, StepY: 10}}.Hotspot()
+	require.Equal(t, []int{29, 19}, []int{x, y})
 	require.Equal(t, color.RGBA{R: 0, G: 0, B: 128, A: 255}, Jet(0))
 	require.Equal(t, color.RGBA{R: 128, G: 0, B: 0, A: 255}, Jet(1))
 }
@@ -96,7 +110,7 @@ func TestExplainMatchesClassActivationMap(t *testing.T) {
 			cam[p] = max(v, 0)
 		}
 		require.InDeltaSlice(t, normalise(cam), m.Cells, 1e-4, "image %d", i)
-		require.InDeltaSlice(t, Resize(m.Cells, fw, fh, w, h), m.Values, 1e-6, "image %d", i)
+		require.InDeltaSlice(t, upsample(m.Cells, fw, fh, e.grid, w, h), m.Values, 1e-6, "image %d", i)
 		if m.Values[0] != 0 || m.Values[len(m.Values)-1] != 0 {
 			nonzero++
 		}
@@ -197,7 +211,7 @@ func TestWriteOverlay(t *testing.T) {
 	for i := range img.Pix {
 		img.Pix[i] = 200
 	}
-	h := Heatmap{W: 2, H: 1, Values: []float32{0, 1}}
+	h := Heatmap{W: 2, H: 1, Values: []float32{0, 1}, Cells: []float32{0, 1}, CellsW: 2, CellsH: 1, Grid: evenGrid(2, 1, 2, 1)}
 	path := filepath.Join(t.TempDir(), "o.png")
 	require.NoError(t, WriteOverlay(path, img, h))
 	f, err := os.Open(path)
@@ -233,7 +247,7 @@ func TestCheckImageOverlays(t *testing.T) {
 	defer b.Close()
 	w, h := e.InputSize()
 	out := t.ArtifactDir()
-	// Where the animal is, as a fraction of the image (by eye); the peak must fall inside.
+	// Where the animal is, as a fraction of the image (by eye); the hotspot must fall inside.
 	boxes := map[string][4]float64{"cat.bmp": {0.1, 0.1, 0.75, 1}, "parrot.jpg": {0.2, 0.1, 0.92, 0.96}}
 	for file, box := range boxes {
 		path := filepath.Join(images, file)
@@ -247,9 +261,9 @@ func TestCheckImageOverlays(t *testing.T) {
 		require.NoError(t, err)
 		name := filepath.Join(out, "gradcam_"+file[:len(file)-len(filepath.Ext(file))]+".png")
 		require.NoError(t, WriteOverlay(name, orig, maps[0]))
-		px, py := maps[0].Peak()
-		t.Logf("%s: class %d (%s), logit %.2f, peak at (%d, %d) of %dx%d; overlay %s", file, maps[0].Class, b.Labels[maps[0].Class], maps[0].Score, px, py, w, h, name)
+		px, py := maps[0].Hotspot()
+		t.Logf("%s: class %d (%s), logit %.2f, hotspot at (%d, %d) of %dx%d; overlay %s", file, maps[0].Class, b.Labels[maps[0].Class], maps[0].Score, px, py, w, h, name)
 		fx, fy := (float64(px)+0.5)/float64(w), (float64(py)+0.5)/float64(h)
-		require.True(t, fx >= box[0] && fy >= box[1] && fx <= box[2] && fy <= box[3], "%s: peak (%.2f, %.2f) outside the animal %v", file, fx, fy, box)
+		require.True(t, fx >= box[0] && fy >= box[1] && fx <= box[2] && fy <= box[3], "%s: hotspot (%.2f, %.2f) outside the animal %v", file, fx, fy, box)
 	}
 }

@@ -2,6 +2,7 @@ package gradcam
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -92,16 +93,19 @@ func backgrounds(t *testing.T, n, w, h int) []*dataset.Image {
 	return out
 }
 
+var plantedSeeds = flag.Int("planted-seeds", 1, "TestPlantedObjectHeatmapPeak: how many seeds of the planted dataset to run")
+
 // The phase-1 head (head.Fit, L2-normalised features) on frozen MobileNetV2 features of
-// photographs with a planted object tells the object apart, and its Grad-CAM peak
-// (Heatmap.Peak, the hottest of 7x7 cells) falls on the object. The peak counts as on the
-// object when it lies within the object's square grown by half a cell (16 pixels at 224 = 7
-// cells of 32): the map knows positions only to a cell, and the cell holding most of the object
-// may have its centre just outside it. By chance a peak would land there for (56+32)^2/224^2,
-// 15% of the images; with three seeds of this design it landed there for 86%, 89% and 92% (the
-// issue asks 90%), so the test asks 80%. The same network with its top two blocks fine-tuned
-// for two epochs is explained from its frozen SavedModel (Open); its rate is logged, not
-// asserted (60% to 72% with the same seeds: fine-tuning spreads the evidence).
+// photographs with a planted object tells the object apart, and its Grad-CAM hotspot
+// (Heatmap.Hotspot, on the 7x7 map placed by its receptive fields) falls on the object. The
+// hotspot counts as on the object when it lies within the object's square grown by half a cell
+// (16 pixels at 224 = 7 cells of 32): the map knows positions only to a cell. By chance a point
+// would land there for (56+32)^2/224^2, 15% of the images. The share strictly inside the object
+// is logged. The test asserts 90% on average, as the issue asks, and 85% for each seed of object
+// positions; -planted-seeds N runs N seeds (go test ./gradcam -run Planted -v -args -planted-seeds 5).
+//
+// The same network with its top two blocks fine-tuned for two epochs is explained from its
+// frozen SavedModel (Open); its rate is logged, not asserted: fine-tuning spreads the evidence.
 func TestPlantedObjectHeatmapPeak(t *testing.T) {
 	if testing.Short() {
 		t.Skip("real-data Grad-CAM test skipped in -short mode")
@@ -115,7 +119,24 @@ func TestPlantedObjectHeatmapPeak(t *testing.T) {
 	// object tells the classes apart; validation photographs are others, with one object each.
 	const train, val = 300, 50 // photographs; val per class
 	bgs := backgrounds(t, train+2*val, w, h)
-	r := rand.New(rand.NewPCG(21, 22))
+	var sum float64
+	for seed := range uint64(*plantedSeeds) {
+		t.Run(fmt.Sprintf("seed%d", seed+1), func(t *testing.T) {
+			hits := plantedRun(t, b, dir, bgs, train, seed)
+			require.GreaterOrEqual(t, hits, 0.85)
+			sum += hits
+		})
+	}
+	mean := sum / float64(*plantedSeeds)
+	t.Logf("hotspot on the object in %.3f of the images, mean over %d seeds", mean, *plantedSeeds)
+	require.GreaterOrEqual(t, mean, 0.9)
+}
+
+// plantedRun plants objects on bgs (the first train for training), fits and explains, and
+// returns the share of validation hotspots on the object.
+func plantedRun(t *testing.T, b *backbone.Backbone, dir string, bgs []*dataset.Image, train int, seed uint64) float64 {
+	w, h := b.InputSize()
+	r := rand.New(rand.NewPCG(21, 22+seed))
 	var trainSet, valSet []planted
 	for i, bg := range bgs {
 		if i < train {
@@ -148,7 +169,6 @@ func TestPlantedObjectHeatmapPeak(t *testing.T) {
 	require.NoError(t, err)
 	acc, hits := score(t, "L2-normalised logistic regression (head.Fit, C = 1) on frozen features", maps, valSet)
 	require.GreaterOrEqual(t, acc, 0.9)
-	require.GreaterOrEqual(t, hits, 0.8)
 
 	// Phase 2: the top two blocks fine-tuned from that head for two epochs, frozen, explained.
 	m, err := tune.Open(dir, tune.Options{Unfreeze: 2, Classes: 2, Head: &hw, Seed: 1})
@@ -181,10 +201,11 @@ func TestPlantedObjectHeatmapPeak(t *testing.T) {
 	require.NoError(t, err)
 	acc, _ = score(t, "top 2 blocks fine-tuned", maps, valSet)
 	require.GreaterOrEqual(t, acc, 0.9)
+	return hits
 }
 
-// score returns the accuracy of the explained classes and the share of peaks on the object: in
-// the object's square grown by half a cell (see TestPlantedObjectHeatmapPeak).
+// score returns the accuracy of the explained classes and the share of hotspots on the object:
+// in the object's square grown by half a cell (see TestPlantedObjectHeatmapPeak).
 func score(t *testing.T, what string, maps []Heatmap, valSet []planted) (acc, hits float64) {
 	const margin = 16
 	correct, hit, strict := 0, 0, 0
@@ -194,7 +215,7 @@ func score(t *testing.T, what string, maps []Heatmap, valSet []planted) (acc, hi
 		if m.Class == p.class {
 			correct++
 		}
-		x, y := m.Peak()
+		x, y := m.Hotspot()
 		byClass[p.class][1]++
 		if x >= p.x0-margin && x < p.x0+objectSize+margin && y >= p.y0-margin && y < p.y0+objectSize+margin {
 			hit++
@@ -205,7 +226,7 @@ func score(t *testing.T, what string, maps []Heatmap, valSet []planted) (acc, hi
 		}
 	}
 	n := float64(len(maps))
-	t.Logf("%s: validation accuracy %.3f; heatmap peak on the object %.3f (class 0: %d/%d, class 1: %d/%d; inside the object itself %.3f) of %d images",
+	t.Logf("%s: validation accuracy %.3f; heatmap hotspot on the object %.3f (class 0: %d/%d, class 1: %d/%d; inside the object itself %.3f) of %d images",
 		what, float64(correct)/n, float64(hit)/n, byClass[0][0], byClass[0][1], byClass[1][0], byClass[1][1], float64(strict)/n, len(maps))
 	return float64(correct) / n, float64(hit) / n
 }

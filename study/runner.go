@@ -39,24 +39,28 @@ type Result struct {
 	NVal        int     `json:"n_val"`
 	Epochs      int     `json:"epochs"`
 	Seconds     float64 `json:"seconds"`
+	// Chosen is what the method chose on its training images, such as fine-tuning's learning
+	// rate and the inner losses behind it; nil when it chose nothing.
+	Chosen json.RawMessage `json:"chosen,omitempty"`
 }
 
 type resultJSON struct {
 	Cell
-	Accuracy    float64  `json:"accuracy"`
-	AUC         *float64 `json:"auc"`
-	Sensitivity float64  `json:"sensitivity,omitempty"`
-	Specificity float64  `json:"specificity,omitempty"`
-	NTrain      int      `json:"n_train"`
-	NVal        int      `json:"n_val"`
-	Epochs      int      `json:"epochs"`
-	Seconds     float64  `json:"seconds"`
+	Accuracy    float64         `json:"accuracy"`
+	AUC         *float64        `json:"auc"`
+	Sensitivity float64         `json:"sensitivity,omitempty"`
+	Specificity float64         `json:"specificity,omitempty"`
+	NTrain      int             `json:"n_train"`
+	NVal        int             `json:"n_val"`
+	Epochs      int             `json:"epochs"`
+	Seconds     float64         `json:"seconds"`
+	Chosen      json.RawMessage `json:"chosen,omitempty"`
 }
 
 // MarshalJSON writes a NaN AUC as null.
 func (r Result) MarshalJSON() ([]byte, error) {
 	j := resultJSON{Cell: r.Cell, Accuracy: r.Accuracy, Sensitivity: r.Sensitivity, Specificity: r.Specificity, NTrain: r.NTrain, NVal: r.NVal,
-		Epochs: r.Epochs, Seconds: r.Seconds}
+		Epochs: r.Epochs, Seconds: r.Seconds, Chosen: r.Chosen}
 	if r.AUC == r.AUC {
 		j.AUC = &r.AUC
 	}
@@ -70,7 +74,7 @@ func (r *Result) UnmarshalJSON(b []byte) error {
 		return err
 	}
 	*r = Result{Cell: j.Cell, Accuracy: j.Accuracy, Sensitivity: j.Sensitivity, Specificity: j.Specificity, NTrain: j.NTrain, NVal: j.NVal,
-		Epochs: j.Epochs, Seconds: j.Seconds, AUC: nan()}
+		Epochs: j.Epochs, Seconds: j.Seconds, AUC: nan(), Chosen: j.Chosen}
 	if j.AUC != nil {
 		r.AUC = *j.AUC
 	}

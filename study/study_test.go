@@ -183,3 +183,19 @@ func TestRunnerStopsOnError(t *testing.T) {
 	})
 	require.ErrorContains(t, err, "a-size2")
 }
+
+// A result's AUC survives JSON as null when undefined, and what its method chose as it was.
+func TestResultJSON(t *testing.T) {
+	r := Result{Cell: Cell{Method: "finetune", Fold: 2}, Accuracy: 0.9, AUC: math.NaN(), Chosen: json.RawMessage(`{"learning_rate":3e-05}`)}
+	b, err := json.Marshal(r)
+	require.NoError(t, err)
+	require.Contains(t, string(b), `"auc":null`)
+	require.Contains(t, string(b), `"chosen":{"learning_rate":3e-05}`)
+	var back Result
+	require.NoError(t, json.Unmarshal(b, &back))
+	require.True(t, math.IsNaN(back.AUC))
+	require.JSONEq(t, `{"learning_rate":3e-05}`, string(back.Chosen))
+	b, err = json.Marshal(Result{AUC: 0.5})
+	require.NoError(t, err)
+	require.NotContains(t, string(b), "chosen")
+}

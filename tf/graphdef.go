@@ -6,6 +6,7 @@ package tf
 import "C"
 
 import (
+	"encoding/binary"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -83,6 +84,93 @@ type NodeDef struct {
 	Op   string
 	// Inputs are tensor names ("op" or "op:index"); control inputs start with "^".
 	Inputs []string
+	// Attrs maps attribute names to their serialised AttrValue messages.
+	Attrs map[string][]byte
+}
+
+// AttrString returns a string attribute, such as a convolution's "padding"; "" when absent.
+func (n NodeDef) AttrString(name string) string {
+	var s string
+	_ = eachField(n.Attrs[name], func(num protowire.Number, v []byte) error {
+		if num == 2 { // s
+			s = string(v)
+		}
+		return nil
+	})
+	return s
+}
+
+// AttrInts returns a list(int) attribute, such as a convolution's "strides"; nil when absent.
+func (n NodeDef) AttrInts(name string) ([]int64, error) {
+	var out []int64
+	err := eachField(n.Attrs[name], func(num protowire.Number, v []byte) error {
+		if num != 1 { // list
+			return nil
+		}
+		return eachField(v, func(num protowire.Number, v []byte) error {
+			if num == 3 { // i, packed or not
+				return appendVarints(&out, v)
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("node %s: attribute %s: %w", n.Name, name, err)
+	}
+	return out, nil
+}
+
+// AttrTensorInts returns the values of an int32 or int64 tensor attribute, such as the "value"
+// of a Const that holds paddings.
+func (n NodeDef) AttrTensorInts(name string) ([]int64, error) {
+	var out []int64
+	var dtype DataType
+	err := eachField(n.Attrs[name], func(num protowire.Number, v []byte) error {
+		if num != 8 { // tensor
+			return nil
+		}
+		return eachField(v, func(num protowire.Number, v []byte) error {
+			switch num {
+			case 1: // dtype
+				d, _ := protowire.ConsumeVarint(v)
+				dtype = DataType(d)
+			case 4: // tensor_content, little-endian
+				size := 4
+				if dtype == Int64 {
+					size = 8
+				}
+				for ; len(v) >= size; v = v[size:] {
+					if size == 4 {
+						out = append(out, int64(int32(binary.LittleEndian.Uint32(v))))
+					} else {
+						out = append(out, int64(binary.LittleEndian.Uint64(v)))
+					}
+				}
+			case 7, 10: // int_val, int64_val
+				return appendVarints(&out, v)
+			}
+			return nil
+		})
+	})
+	if err == nil && dtype != Int32 && dtype != Int64 {
+		err = fmt.Errorf("not an integer tensor (type %d)", dtype)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("node %s: attribute %s: %w", n.Name, name, err)
+	}
+	return out, nil
+}
+
+// appendVarints appends the varints of a packed field, or the one varint of an unpacked one.
+func appendVarints(out *[]int64, b []byte) error {
+	for len(b) > 0 {
+		v, m := protowire.ConsumeVarint(b)
+		if m < 0 {
+			return protowire.ParseError(m)
+		}
+		*out, b = append(*out, int64(v)), b[m:]
+	}
+	return nil
 }
 
 // InputOp returns the name of the operation that feeds the node's i-th input.
@@ -118,6 +206,24 @@ func parseNodeDef(b []byte) (NodeDef, error) {
 			n.Op = string(v)
 		case 3:
 			n.Inputs = append(n.Inputs, string(v))
+		case 5: // attr: map entry of key 1 and AttrValue 2
+			var key string
+			var value []byte
+			if err := eachField(v, func(num protowire.Number, v []byte) error {
+				switch num {
+				case 1:
+					key = string(v)
+				case 2:
+					value = v
+				}
+				return nil
+			}); err != nil {
+				return err
+			}
+			if n.Attrs == nil {
+				n.Attrs = map[string][]byte{}
+			}
+			n.Attrs[key] = value
 		}
 		return nil
 	})

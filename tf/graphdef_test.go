@@ -70,3 +70,51 @@ func TestGraphDefReadFilterImport(t *testing.T) {
 	_, _, err = ReadSavedModelGraph(t.TempDir())
 	require.ErrorContains(t, err, "saved_model.pb")
 }
+
+// Attributes read back from a serialised GraphDef: strings, integer lists and integer tensors of
+// both widths.
+func TestGraphDefAttributes(t *testing.T) {
+	g, err := NewGraph()
+	require.NoError(t, err)
+	defer g.Close()
+	s := NewScope(g)
+	x := s.Placeholder("x", Float, Shape{1, 8, 8, 1})
+	pads := s.ConstInt32("pads", []int64{4, 2}, []int32{0, 0, 0, 1, 2, 3, 0, 0})
+	s.ConstInt32("neg", []int64{2}, []int32{-3, 7})
+	wide, err := NewTensor([]int64{2}, []int64{1 << 40, -5})
+	require.NoError(t, err)
+	defer wide.Close()
+	s.Const("wide", wide)
+	y := s.Out("Pad", nil, x, pads)
+	s.Out("Conv2D", map[string]any{"strides": []int64{1, 2, 3, 1}, "padding": "SAME"}, y, s.ConstFloat("k", []int64{3, 3, 1, 1}, make([]float32, 9)))
+	require.NoError(t, s.Err())
+	def, err := g.GraphDef()
+	require.NoError(t, err)
+	nodes, err := ParseGraphDef(def)
+	require.NoError(t, err)
+	by := map[string]NodeDef{}
+	for _, n := range nodes {
+		by[n.Op] = n
+		by[n.Name] = n
+	}
+	conv := by["Conv2D"]
+	require.Equal(t, "SAME", conv.AttrString("padding"))
+	require.Equal(t, "", conv.AttrString("no_such"))
+	strides, err := conv.AttrInts("strides")
+	require.NoError(t, err)
+	require.Equal(t, []int64{1, 2, 3, 1}, strides)
+	none, err := conv.AttrInts("no_such")
+	require.NoError(t, err)
+	require.Nil(t, none)
+	v, err := by["pads"].AttrTensorInts("value")
+	require.NoError(t, err)
+	require.Equal(t, []int64{0, 0, 0, 1, 2, 3, 0, 0}, v)
+	v, err = by["neg"].AttrTensorInts("value")
+	require.NoError(t, err)
+	require.Equal(t, []int64{-3, 7}, v)
+	v, err = by["wide"].AttrTensorInts("value")
+	require.NoError(t, err)
+	require.Equal(t, []int64{1 << 40, -5}, v)
+	_, err = by["k"].AttrTensorInts("value")
+	require.ErrorContains(t, err, "not an integer tensor")
+}

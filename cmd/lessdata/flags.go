@@ -56,7 +56,7 @@ func transferFlags(cmd *cobra.Command, t *experiment.TransferSpec, prefix string
 // finetuneFlags set the fine-tune method's phase 2.
 func finetuneFlags(cmd *cobra.Command, ft *experiment.FinetuneSpec) {
 	cmd.Flags().IntVar(&ft.Unfreeze, "unfreeze", ft.Unfreeze, "finetune: top blocks of the backbone trained in phase 2 (0: the head only)")
-	cmd.Flags().Float32Var(&ft.LR, "finetune-lr", ft.LR, "finetune: Adam's learning rate in phase 2")
+	cmd.Flags().Float32Var(&ft.LR, "finetune-lr", ft.LR, "finetune: Adam's learning rate in phase 2 (0: each of 1e-5, 3e-5 and 1e-4 is tried and the best on the inner split kept)")
 	cmd.Flags().IntVar(&ft.Epochs, "finetune-epochs", ft.Epochs, "finetune: most epochs of phase 2")
 	cmd.Flags().IntVar(&ft.Patience, "finetune-patience", ft.Patience, "finetune: stop phase 2 when the inner validation loss has not improved for this many epochs")
 }

@@ -97,14 +97,17 @@ func newTrainFinetuneCmd(f *factory, runF func(context.Context, *trainOptions) e
 	return newTrainMethodCmd(f, runF, experiment.Finetune, &cobra.Command{
 		Use:   "finetune --data DIR --backbone NAME|DIR --out RUN",
 		Short: "Fine-tune the top blocks of a pretrained backbone with its head (the second phase of transfer learning)",
-		Long: `Phase 1 fits the linear transfer head on frozen backbone features (as train transfer does:
-augmentation, normalisation and strength chosen by inner cross-validation on the training
-images). Phase 2 unfreezes the top --unfreeze blocks of the backbone and trains them with the
-head end to end at a small learning rate (--finetune-lr), with the chosen augmentation drawn
-fresh every step, for at most --finetune-epochs. Early stopping and keep-best watch an inner
-20% split of the training images; the validation images are only scored at the end. Batch
-norms are folded into the converted backbones' convolutions, so there is nothing to freeze
-there.
+		Long: `An inner 20% of the training images is held out for every choice; the validation images are
+only scored at the end. Phase 1 fits the linear transfer head on frozen backbone features of
+the other training images (as train transfer does: augmentation, normalisation and strength
+chosen by inner cross-validation). Phase 2 unfreezes the top --unfreeze blocks of the backbone
+and trains them with the head end to end at a small learning rate, with the chosen
+augmentation drawn fresh every step, for at most --finetune-epochs, with early stopping and
+keep-best on the inner split. By default it tries 1e-5, 3e-5 and 1e-4 (--finetune-lr sets
+one) and keeps the learning rate with the lowest inner loss. When no trial beats phase 1 on
+the inner split, fine-tuning did not help and the model is the linear head refitted on all
+the training images; the run says so. Batch norms are folded into the converted backbones'
+convolutions, so there is nothing to freeze there.
 
 RUN receives one SavedModel of the whole network (fine-tuned backbone and head) that predict,
 eval and export use without the original backbone, with history, metrics and curves.`,
