@@ -207,17 +207,8 @@ func parseNodeDef(b []byte) (NodeDef, error) {
 		case 3:
 			n.Inputs = append(n.Inputs, string(v))
 		case 5: // attr: map entry of key 1 and AttrValue 2
-			var key string
-			var value []byte
-			if err := eachField(v, func(num protowire.Number, v []byte) error {
-				switch num {
-				case 1:
-					key = string(v)
-				case 2:
-					value = v
-				}
-				return nil
-			}); err != nil {
+			key, value, err := mapEntry(v)
+			if err != nil {
 				return err
 			}
 			if n.Attrs == nil {
