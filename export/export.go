@@ -77,45 +77,30 @@ const resizeNote = "whole image to width x height, bilinear (triangle filter wid
 // written into the folder too. The folder appears whole; an existing one is replaced only with
 // opt.Force.
 func SavedModel(ctx context.Context, bundleDir, outDir string, opt Options) (*Metadata, error) {
-	out, err := begin(outDir, bundleDir, opt.Force)
-	if err != nil {
-		return nil, err
-	}
-	defer out.Abandon()
-	c, err := build(ctx, bundleDir, opt)
-	if err != nil {
-		return nil, err
-	}
-	defer c.close()
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	sigs := c.signatures()
-	tmp := filepath.Join(out.Work, "savedmodel")
-	if err := tf.WriteSavedModel(tmp, c.graph, nil, sigs); err != nil {
-		return nil, fmt.Errorf("export %s: %w", bundleDir, err)
-	}
-	for _, name := range []string{"saved_model.pb", "variables"} {
-		if err := os.Rename(filepath.Join(tmp, name), filepath.Join(out.Work, name)); err != nil {
-			return nil, fmt.Errorf("export %s: %w", bundleDir, err)
+	return export(ctx, bundleDir, outDir, FormatSavedModel, opt, func(c *classifier, work string, md *Metadata) error {
+		sigs := c.signatures()
+		tmp := filepath.Join(work, "savedmodel")
+		if err := tf.WriteSavedModel(tmp, c.graph, nil, sigs); err != nil {
+			return err
 		}
-	}
-	if err := os.Remove(tmp); err != nil {
-		return nil, fmt.Errorf("export %s: %w", bundleDir, err)
-	}
-	md := c.metadata(FormatSavedModel, bundleDir)
-	for _, s := range sigs {
-		for k, ti := range s.Inputs {
-			md.Inputs[s.Key+"/"+k] = describe(ti)
+		for _, name := range []string{"saved_model.pb", "variables"} {
+			if err := os.Rename(filepath.Join(tmp, name), filepath.Join(work, name)); err != nil {
+				return err
+			}
 		}
-		for k, ti := range s.Outputs {
-			md.Outputs[s.Key+"/"+k] = describe(ti)
+		if err := os.Remove(tmp); err != nil {
+			return err
 		}
-	}
-	if err := out.commit(md); err != nil {
-		return nil, err
-	}
-	return md, nil
+		for _, s := range sigs {
+			for k, ti := range s.Inputs {
+				md.Inputs[s.Key+"/"+k] = describe(ti)
+			}
+			for k, ti := range s.Outputs {
+				md.Outputs[s.Key+"/"+k] = describe(ti)
+			}
+		}
+		return nil
+	})
 }
 
 func describe(ti tf.TensorInfo) string {
@@ -137,36 +122,47 @@ func (c *classifier) metadata(format, bundleDir string) *Metadata {
 	return md
 }
 
-// outFolder is an export folder being written: a bundle.RunDir, so that it appears whole, is
-// marked as lessdata's, and --force never replaces a folder lessdata did not write.
-type outFolder struct{ *bundle.RunDir }
-
-// begin refuses an output folder inside, above or equal to the bundle, then starts it.
-func begin(dir, bundleDir string, force bool) (*outFolder, error) {
-	if dir == "" {
+// export writes the bundle in bundleDir as the folder outDir in format. The folder is a
+// bundle.RunDir, so it appears whole, is marked as lessdata's, and --force never replaces a
+// folder lessdata did not write; one inside, above or equal to the bundle is refused. write puts
+// the model into the work folder and describes its inputs and outputs in md; labels.txt and the
+// metadata are written beside it.
+func export(ctx context.Context, bundleDir, outDir, format string, opt Options, write func(c *classifier, work string, md *Metadata) error) (*Metadata, error) {
+	if outDir == "" {
 		return nil, fmt.Errorf("export: no output folder given (--out DIR)")
 	}
-	if err := bundle.CheckOut(dir, bundleDir); err != nil {
+	if err := bundle.CheckOut(outDir, bundleDir); err != nil {
 		return nil, fmt.Errorf("export: --out: %w", err)
 	}
-	rd, err := bundle.Begin(dir, force)
+	out, err := bundle.Begin(outDir, opt.Force)
 	if err != nil {
 		return nil, fmt.Errorf("export: --out: %w", err)
 	}
-	return &outFolder{rd}, nil
-}
-
-// commit writes the labels and metadata and moves the folder into place.
-func (o *outFolder) commit(md *Metadata) error {
+	defer out.Abandon()
+	c, err := build(ctx, bundleDir, opt)
+	if err != nil {
+		return nil, err
+	}
+	defer c.close()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	md := c.metadata(format, bundleDir)
+	if err := write(c, out.Work, md); err != nil {
+		return nil, fmt.Errorf("export %s as %s: %w", bundleDir, format, err)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	labels := strings.Join(md.Classes, "\n") + "\n"
-	if err := os.WriteFile(filepath.Join(o.Work, LabelsFile), []byte(labels), 0o644); err != nil {
-		return fmt.Errorf("export: %w", err)
+	if err := os.WriteFile(filepath.Join(out.Work, LabelsFile), []byte(labels), 0o644); err != nil {
+		return nil, fmt.Errorf("export: %w", err)
 	}
-	if err := files.WriteJSON(filepath.Join(o.Work, MetadataFile), md); err != nil {
-		return fmt.Errorf("export: %w", err)
+	if err := files.WriteJSON(filepath.Join(out.Work, MetadataFile), md); err != nil {
+		return nil, fmt.Errorf("export: %w", err)
 	}
-	if err := o.Commit(); err != nil {
-		return fmt.Errorf("export: %w", err)
+	if err := out.Commit(); err != nil {
+		return nil, fmt.Errorf("export: %w", err)
 	}
-	return nil
+	return md, nil
 }

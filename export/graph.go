@@ -80,9 +80,6 @@ func importModel(dir, key, in, out string) (*imported, error) {
 	return im, nil
 }
 
-// opName returns the operation name of a tensor name "op:0".
-func opName(tensor string) string { return inputNode(tensor) }
-
 // build assembles the bundle in dir into one graph.
 func build(ctx context.Context, dir string, opt Options) (*classifier, error) {
 	m, err := bundle.Read(dir)
@@ -133,7 +130,7 @@ func build(ctx context.Context, dir string, opt Options) (*classifier, error) {
 	def := front
 	from := normName + ":0"
 	if bb != nil {
-		nodes, err := splice(prune(bb.nodes, opName(bb.output.Name)), "backbone", opName(bb.input.Name), from)
+		nodes, err := splice(prune(bb.nodes, tf.OpName(bb.output.Name)), "backbone", tf.OpName(bb.input.Name), from)
 		if err != nil {
 			return nil, fmt.Errorf("export %s: backbone: %w", dir, err)
 		}
@@ -143,7 +140,7 @@ func build(ctx context.Context, dir string, opt Options) (*classifier, error) {
 		}
 		from = "backbone/" + bb.output.Name
 	}
-	nodes, err := splice(prune(model.nodes, opName(model.output.Name)), "model", opName(model.input.Name), from)
+	nodes, err := splice(prune(model.nodes, tf.OpName(model.output.Name)), "model", tf.OpName(model.input.Name), from)
 	if err != nil {
 		return nil, fmt.Errorf("export %s: model: %w", dir, err)
 	}
@@ -203,12 +200,12 @@ func buildFront(c *classifier) ([]byte, error) {
 		return nil, err
 	}
 	hw3 := []int64{int64(m.Input.Height), int64(m.Input.Width), 3}
-	images := &node{Name: imagesName, Op: "Placeholder", Attrs: map[string][]byte{
-		"dtype": attrTypeBytes(uint64(tf.String)), "shape": shapeAttr([]int64{-1})}}
-	decode := &node{Name: decodeName, Op: "MapDefun", Inputs: []string{imagesName}, Attrs: map[string][]byte{
+	images := &node{tf.NodeDef{Name: imagesName, Op: "Placeholder", Attrs: map[string][]byte{
+		"dtype": attrTypeBytes(uint64(tf.String)), "shape": shapeAttr([]int64{-1})}}}
+	decode := &node{tf.NodeDef{Name: decodeName, Op: "MapDefun", Inputs: []string{imagesName}, Attrs: map[string][]byte{
 		"Targuments": attrTypeListBytes(uint64(tf.String)), "Tcaptured": attrTypeListBytes(),
 		"output_types": attrTypeListBytes(uint64(tf.Uint8)), "output_shapes": attrShapeListBytes(hw3),
-		"f": attrFuncBytes(decodeFunc), "max_intra_op_parallelism": attrIntBytes(1)}}
+		"f": attrFuncBytes(decodeFunc), "max_intra_op_parallelism": attrIntBytes(1)}}}
 	raw := append(libraryBytes(fns...), appendNodes(nil, []*node{images, decode})...)
 
 	g, err := tf.NewGraph()

@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"google.golang.org/protobuf/encoding/protowire"
+
+	"github.com/lessdata/lessdata/tf"
 )
 
 // GraphDef field numbers (tensorflow/core/framework/graph.proto, node_def.proto,
@@ -28,13 +30,10 @@ const (
 	argName      = 1  // OpDef.ArgDef.name
 	argType      = 3  // OpDef.ArgDef.type
 	attrList     = 1  // AttrValue.list
-	attrS        = 2  // AttrValue.s
 	attrI        = 3  // AttrValue.i
-	attrB        = 5  // AttrValue.b
 	attrType     = 6  // AttrValue.type
 	attrShape    = 7  // AttrValue.shape
 	attrFunc     = 10 // AttrValue.func
-	listI        = 3  // AttrValue.ListValue.i (packed)
 	listType     = 6  // AttrValue.ListValue.type (packed)
 	listShape    = 7  // AttrValue.ListValue.shape
 	shapeDim     = 2  // TensorShapeProto.dim
@@ -42,12 +41,10 @@ const (
 	nameAttrName = 1  // NameAttrList.name
 )
 
-// node is one NodeDef of a GraphDef, with its attributes kept serialised.
+// node is one NodeDef of a GraphDef, with its attributes kept serialised, that export edits and
+// writes back.
 type node struct {
-	Name   string
-	Op     string
-	Inputs []string
-	Attrs  map[string][]byte // serialised AttrValue by name
+	tf.NodeDef
 }
 
 // field is one field of a serialised message: its number and its payload (the bytes of a
@@ -113,38 +110,8 @@ func parseNodes(def []byte) (nodes []*node, functions [][]byte, err error) {
 }
 
 func parseNode(b []byte) (*node, error) {
-	fs, err := fields(b)
-	if err != nil {
-		return nil, err
-	}
-	n := &node{Attrs: map[string][]byte{}}
-	for _, f := range fs {
-		switch f.num {
-		case nodeName:
-			n.Name = string(f.raw)
-		case nodeOp:
-			n.Op = string(f.raw)
-		case nodeInput:
-			n.Inputs = append(n.Inputs, string(f.raw))
-		case nodeAttr:
-			var key string
-			var val []byte
-			kv, err := fields(f.raw)
-			if err != nil {
-				return nil, err
-			}
-			for _, e := range kv {
-				switch e.num {
-				case 1:
-					key = string(e.raw)
-				case 2:
-					val = e.raw
-				}
-			}
-			n.Attrs[key] = val
-		}
-	}
-	return n, nil
+	n, err := tf.ParseNodeDef(b)
+	return &node{n}, err
 }
 
 // bytes serialises the node as a NodeDef.
@@ -179,15 +146,6 @@ func appendNodes(def []byte, nodes []*node) []byte {
 	return def
 }
 
-// inputNode returns the node name an input string refers to ("^x", "x:1" and "x" all name x).
-func inputNode(in string) string {
-	in = strings.TrimPrefix(in, "^")
-	if i := strings.LastIndexByte(in, ':'); i >= 0 {
-		return in[:i]
-	}
-	return in
-}
-
 // prune keeps the nodes that root (an operation name) needs, in their order.
 func prune(nodes []*node, root string) []*node {
 	byName := make(map[string]*node, len(nodes))
@@ -205,7 +163,7 @@ func prune(nodes []*node, root string) []*node {
 		}
 		keep[name] = true
 		for _, in := range n.Inputs {
-			stack = append(stack, inputNode(in))
+			stack = append(stack, tf.OpName(in))
 		}
 	}
 	out := make([]*node, 0, len(keep))
@@ -226,7 +184,7 @@ func splice(nodes []*node, prefix, input, from string) ([]*node, error) {
 		if variableOps[n.Op] {
 			return nil, fmt.Errorf("operation %s (%s) holds a variable: only frozen SavedModels (weights as constants) can be exported", n.Name, n.Op)
 		}
-		c := &node{Name: prefix + "/" + n.Name, Op: n.Op, Attrs: n.Attrs}
+		c := &node{tf.NodeDef{Name: prefix + "/" + n.Name, Op: n.Op, Attrs: n.Attrs}}
 		for _, in := range n.Inputs {
 			if strings.HasPrefix(in, "^") {
 				c.Inputs = append(c.Inputs, "^"+prefix+"/"+in[1:])
@@ -304,7 +262,7 @@ func function(nodes []*node, name string, args []string, rets []string, retNames
 			argTypes[n.Name] = n.Attrs["dtype"]
 			continue
 		}
-		c := &node{Name: n.Name, Op: n.Op, Attrs: n.Attrs}
+		c := &node{tf.NodeDef{Name: n.Name, Op: n.Op, Attrs: n.Attrs}}
 		for _, in := range n.Inputs {
 			r, err := ref(in)
 			if err != nil {
@@ -340,8 +298,8 @@ func function(nodes []*node, name string, args []string, rets []string, retNames
 		if err != nil {
 			return nil, err
 		}
-		n := ops[inputNode(r)]
-		typ, err := attrTypeValue(nodeOutType(nodes, inputNode(r), n))
+		n := ops[tf.OpName(r)]
+		typ, err := attrTypeValue(nodeOutType(nodes, tf.OpName(r), n))
 		if err != nil {
 			return nil, fmt.Errorf("function %s: result %s: %w", name, r, err)
 		}

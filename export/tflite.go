@@ -11,7 +11,6 @@ import (
 	"slices"
 
 	flatbuffers "github.com/google/flatbuffers/go"
-	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/lessdata/lessdata/models/tflite"
 	"github.com/lessdata/lessdata/tf"
@@ -23,34 +22,19 @@ import (
 // backbone if any, the model) is mapped to a TFLite builtin with float32 weights. The folder
 // appears whole; an existing one is replaced only with opt.Force.
 func TFLite(ctx context.Context, bundleDir, outDir string, opt Options) (*Metadata, error) {
-	out, err := begin(outDir, bundleDir, opt.Force)
-	if err != nil {
-		return nil, err
-	}
-	defer out.Abandon()
-	c, err := build(ctx, bundleDir, opt)
-	if err != nil {
-		return nil, err
-	}
-	defer c.close()
-	data, err := c.tflite()
-	if err != nil {
-		return nil, fmt.Errorf("export %s as TFLite: %w", bundleDir, err)
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	if err := os.WriteFile(filepath.Join(out.Work, TFLiteFile), data, 0o644); err != nil {
-		return nil, fmt.Errorf("export %s: %w", bundleDir, err)
-	}
-	md := c.metadata(FormatTFLite, bundleDir)
-	m := c.manifest
-	md.Inputs[pixelsName] = fmt.Sprintf("uint8 [1, %d, %d, 3]", m.Input.Height, m.Input.Width)
-	md.Outputs[probsName] = fmt.Sprintf("float32 [1, %d]", len(m.Classes))
-	if err := out.commit(md); err != nil {
-		return nil, err
-	}
-	return md, nil
+	return export(ctx, bundleDir, outDir, FormatTFLite, opt, func(c *classifier, work string, md *Metadata) error {
+		data, err := c.tflite()
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(work, TFLiteFile), data, 0o644); err != nil {
+			return err
+		}
+		m := c.manifest
+		md.Inputs[pixelsName] = fmt.Sprintf("uint8 [1, %d, %d, 3]", m.Input.Height, m.Input.Width)
+		md.Outputs[probsName] = fmt.Sprintf("float32 [1, %d]", len(m.Classes))
+		return nil
+	})
 }
 
 // Union types of the options this writer emits (schema enum BuiltinOptions).
@@ -134,7 +118,7 @@ func (c *classifier) tflite() ([]byte, error) {
 				if in[0] == '^' {
 					continue
 				}
-				if err := visit(inputNode(in)); err != nil {
+				if err := visit(tf.OpName(in)); err != nil {
 					return err
 				}
 			}
@@ -142,7 +126,7 @@ func (c *classifier) tflite() ([]byte, error) {
 		order = append(order, n)
 		return nil
 	}
-	if err := visit(opName(c.probs.Name())); err != nil {
+	if err := visit(tf.OpName(c.probs.Name())); err != nil {
 		return nil, err
 	}
 	// Operations whose values do not depend on the pixels' values (constants, and for example a
@@ -154,14 +138,14 @@ func (c *classifier) tflite() ([]byte, error) {
 			continue
 		}
 		for _, in := range n.Inputs {
-			if in[0] != '^' && dep[inputNode(in)] {
+			if in[0] != '^' && dep[tf.OpName(in)] {
 				dep[n.Name] = true
 			}
 		}
 		if dep[n.Name] {
 			for _, in := range n.Inputs {
-				if in[0] != '^' && !dep[inputNode(in)] {
-					needed[inputNode(in)] = true
+				if in[0] != '^' && !dep[tf.OpName(in)] {
+					needed[tf.OpName(in)] = true
 				}
 			}
 		}
@@ -297,14 +281,14 @@ func (l *lite) constTensor(name string, k *constant) int32 {
 // input returns the TFLite tensor of a TF input string, adding constants as they are met.
 func (l *lite) input(in string, consts map[string]*constant) (int32, error) {
 	name := in
-	if inputNode(in) == in {
+	if tf.OpName(in) == in {
 		name = in + ":0"
 	}
 	if t, ok := l.byName[name]; ok {
 		return t, nil
 	}
-	if k, ok := consts[inputNode(in)]; ok {
-		t := l.constTensor(inputNode(in), k)
+	if k, ok := consts[tf.OpName(in)]; ok {
+		t := l.constTensor(tf.OpName(in), k)
 		l.byName[name] = t
 		return t, nil
 	}
@@ -382,10 +366,10 @@ func (l *lite) convert(g *tf.Graph, n *node, consts map[string]*constant) error 
 		}
 		ins = append(ins, t)
 	}
-	if f := n.attrString("data_format"); f != "" && f != "NHWC" {
+	if f := n.AttrString("data_format"); f != "" && f != "NHWC" {
 		return fmt.Errorf("data format %s is not supported (NHWC only)", f)
 	}
-	if n.Op == "Cast" && n.attrType("DstT") != uint64(tf.Float) {
+	if n.Op == "Cast" && n.AttrType("DstT") != tf.Float {
 		return fmt.Errorf("only casts to float32 are supported")
 	}
 	out, err := l.output(g, n)
@@ -397,7 +381,14 @@ func (l *lite) convert(g *tf.Graph, n *node, consts map[string]*constant) error 
 		return nil
 	}
 	var pad tflite.Padding
-	strides, dil := n.attrInts("strides"), n.attrInts("dilations")
+	strides, err := n.AttrInts("strides")
+	if err != nil {
+		return err
+	}
+	dil, err := n.AttrInts("dilations")
+	if err != nil {
+		return err
+	}
 	if len(dil) != 4 {
 		dil = []int64{1, 1, 1, 1}
 	}
@@ -412,7 +403,7 @@ func (l *lite) convert(g *tf.Graph, n *node, consts map[string]*constant) error 
 	}
 	switch n.Op {
 	case "Conv2D", "DepthwiseConv2dNative":
-		k := consts[inputNode(n.Inputs[1])]
+		k := consts[tf.OpName(n.Inputs[1])]
 		if k == nil || len(k.shape) != 4 {
 			return fmt.Errorf("its filter is not a constant of rank 4")
 		}
@@ -462,7 +453,10 @@ func (l *lite) convert(g *tf.Graph, n *node, consts map[string]*constant) error 
 			})
 		}
 	case "MaxPool", "AvgPool":
-		ks := n.attrInts("ksize")
+		ks, err := n.AttrInts("ksize")
+		if err != nil {
+			return err
+		}
 		code := tflite.OpMaxPool2D
 		if n.Op == "AvgPool" {
 			code = tflite.OpAveragePool2D
@@ -477,7 +471,7 @@ func (l *lite) convert(g *tf.Graph, n *node, consts map[string]*constant) error 
 			return b.EndObject()
 		})
 	case "Mean", "Sum":
-		keep := n.attrBool("keep_dims")
+		keep := n.AttrBool("keep_dims")
 		code := tflite.OpMean
 		if n.Op == "Sum" {
 			code = opSum
@@ -488,15 +482,15 @@ func (l *lite) convert(g *tf.Graph, n *node, consts map[string]*constant) error 
 			return b.EndObject()
 		})
 	case "MatMul":
-		if n.attrBool("transpose_a") {
+		if n.AttrBool("transpose_a") {
 			return fmt.Errorf("transpose_a is not supported")
 		}
-		k := consts[inputNode(n.Inputs[1])]
+		k := consts[tf.OpName(n.Inputs[1])]
 		if k == nil || len(k.shape) != 2 {
 			return fmt.Errorf("its weights are not a constant matrix")
 		}
 		wts, shape := k.floats, []int32{int32(k.shape[1]), int32(k.shape[0])}
-		if n.attrBool("transpose_b") {
+		if n.AttrBool("transpose_b") {
 			shape = dims32(k.shape)
 		} else { // [in, out] -> [out, in]
 			wts = make([]float32, len(k.floats))
@@ -518,7 +512,7 @@ func (l *lite) convert(g *tf.Graph, n *node, consts map[string]*constant) error 
 			return b.EndObject()
 		})
 	case "ConcatV2":
-		k := consts[inputNode(n.Inputs[len(n.Inputs)-1])]
+		k := consts[tf.OpName(n.Inputs[len(n.Inputs)-1])]
 		if k == nil || len(k.ints) != 1 {
 			return fmt.Errorf("its axis is not a constant")
 		}
@@ -529,7 +523,11 @@ func (l *lite) convert(g *tf.Graph, n *node, consts map[string]*constant) error 
 			return b.EndObject()
 		})
 	case "Squeeze":
-		sq := dims32(n.attrInts("squeeze_dims"))
+		sd, err := n.AttrInts("squeeze_dims")
+		if err != nil {
+			return err
+		}
+		sq := dims32(sd)
 		l.op(tflite.OpSqueeze, ins, out, optSqueeze, func(b *flatbuffers.Builder) flatbuffers.UOffsetT {
 			v := int32Vector(b, sq)
 			b.StartObject(1)
@@ -544,7 +542,7 @@ func (l *lite) convert(g *tf.Graph, n *node, consts map[string]*constant) error 
 
 // padding returns the TFLite padding of a convolution or pool.
 func padding(n *node) (tflite.Padding, error) {
-	switch p := n.attrString("padding"); p {
+	switch p := n.AttrString("padding"); p {
 	case "SAME":
 		return tflite.PaddingSame, nil
 	case "VALID":
@@ -645,59 +643,4 @@ func (l *lite) finish(in, out int32) []byte {
 	root := b.EndObject()
 	b.FinishWithFileIdentifier(root, []byte("TFL3"))
 	return b.FinishedBytes()
-}
-
-// Attribute readers of a node.
-
-func (n *node) attrField(name string, num protowire.Number) []byte {
-	fs, err := fields(n.Attrs[name])
-	if err != nil {
-		return nil
-	}
-	for _, f := range fs {
-		if f.num == num {
-			return f.raw
-		}
-	}
-	return nil
-}
-
-func (n *node) attrString(name string) string { return string(n.attrField(name, attrS)) }
-
-func (n *node) attrBool(name string) bool {
-	v, k := protowire.ConsumeVarint(n.attrField(name, attrB))
-	return k > 0 && v != 0
-}
-
-func (n *node) attrType(name string) uint64 {
-	v, _ := protowire.ConsumeVarint(n.attrField(name, attrType))
-	return v
-}
-
-// attrInts reads a list(int) attribute, packed or not.
-func (n *node) attrInts(name string) []int64 {
-	list := n.attrField(name, attrList)
-	fs, err := fields(list)
-	if err != nil {
-		return nil
-	}
-	var out []int64
-	for _, f := range fs {
-		if f.num != listI {
-			continue
-		}
-		b := f.raw
-		for len(b) > 0 {
-			v, k := protowire.ConsumeVarint(b)
-			if k < 0 {
-				return nil
-			}
-			out = append(out, int64(v))
-			b = b[k:]
-			if f.typ == protowire.VarintType {
-				break
-			}
-		}
-	}
-	return out
 }

@@ -177,12 +177,9 @@ func (e *Explainer) place(def []byte, prefix, input, fmap string) (Grid, error) 
 	for _, n := range list {
 		nodes[n.Name] = n
 	}
-	inOp, err := opName(input)
-	if err != nil {
-		return Grid{}, err
-	}
+	inOp := tf.OpName(input)
 	shape := func(tensor string) ([]int64, bool) {
-		if op, _ := opName(tensor); op == inOp {
+		if tf.OpName(tensor) == inOp {
 			return []int64{-1, int64(e.h), int64(e.w), 3}, true
 		}
 		o, err := e.g.Output(prefix + tensor)

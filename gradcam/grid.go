@@ -48,11 +48,7 @@ type placement struct {
 // are the graph's nodes by name; shape returns the static shape of a tensor of the graph ("op"
 // or "op:index"); input and fmap are tensor names.
 func placeGrid(nodes map[string]tf.NodeDef, shape func(string) ([]int64, bool), input, fmap string) (Grid, error) {
-	in, err := opName(input)
-	if err != nil {
-		return Grid{}, err
-	}
-	w := &walk{nodes: nodes, shape: shape, input: in, memo: map[string]placement{}}
+	w := &walk{nodes: nodes, shape: shape, input: tf.OpName(input), memo: map[string]placement{}}
 	p, err := w.place(fmap, 0)
 	if err != nil {
 		return Grid{}, fmt.Errorf("place the feature map on the image: %w", err)
@@ -74,10 +70,7 @@ type walk struct {
 const maxDepth = 10000
 
 func (w *walk) place(tensor string, depth int) (placement, error) {
-	name, err := opName(tensor)
-	if err != nil {
-		return placement{}, err
-	}
+	name := tf.OpName(tensor)
 	if p, ok := w.memo[name]; ok {
 		if !p.resolved {
 			return placement{}, fmt.Errorf("the graph has a cycle through %s", name)
@@ -236,10 +229,7 @@ func (w *walk) window(n tf.NodeDef, data []string, d int) (stride, offset float6
 // constInts reads an integer constant, through Identity operations.
 func (w *walk) constInts(tensor string) ([]int64, error) {
 	for range maxDepth {
-		name, err := opName(tensor)
-		if err != nil {
-			return nil, err
-		}
+		name := tf.OpName(tensor)
 		n, ok := w.nodes[name]
 		switch {
 		case !ok:
@@ -253,19 +243,6 @@ func (w *walk) constInts(tensor string) ([]int64, error) {
 		}
 	}
 	return nil, fmt.Errorf("constant chain too long at %s", tensor)
-}
-
-// opName returns the operation of a tensor name ("op:index" or "op").
-func opName(tensor string) (string, error) {
-	for i := len(tensor) - 1; i >= 0; i-- {
-		switch c := tensor[i]; {
-		case c == ':':
-			return tensor[:i], nil
-		case c < '0' || c > '9':
-			return tensor, nil
-		}
-	}
-	return tensor, nil
 }
 
 // upsample resamples a w x h map of cells placed by grid onto a tw x th image bilinearly

@@ -78,6 +78,16 @@ func splitTensorName(name string) (string, int, error) {
 	return name[:i], n, nil
 }
 
+// OpName returns the operation of a tensor name: "op" of "op:index", "op" or the control input
+// "^op".
+func OpName(tensor string) string {
+	tensor = strings.TrimPrefix(tensor, "^")
+	if i := strings.LastIndexByte(tensor, ':'); i >= 0 {
+		return tensor[:i]
+	}
+	return tensor
+}
+
 // NodeDef is one node of a serialised GraphDef: the parts needed to walk the graph's structure.
 type NodeDef struct {
 	Name string
@@ -88,31 +98,53 @@ type NodeDef struct {
 	Attrs map[string][]byte
 }
 
-// AttrString returns a string attribute, such as a convolution's "padding"; "" when absent.
-func (n NodeDef) AttrString(name string) string {
-	var s string
-	_ = eachField(n.Attrs[name], func(num protowire.Number, v []byte) error {
-		if num == 2 { // s
-			s = string(v)
+// AttrValue field numbers (tensorflow/core/framework/attr_value.proto).
+const (
+	attrList   = 1
+	attrS      = 2
+	attrB      = 5
+	attrType   = 6
+	attrTensor = 8
+	listI      = 3 // AttrValue.ListValue.i
+)
+
+// attrField returns the payload of field num of the attribute name (nil when absent or
+// malformed): the bytes of a length-delimited field, the varint's bytes otherwise.
+func (n NodeDef) attrField(name string, num protowire.Number) []byte {
+	var out []byte
+	_ = eachField(n.Attrs[name], func(f protowire.Number, v []byte) error {
+		if f == num {
+			out = v
 		}
 		return nil
 	})
-	return s
+	return out
 }
 
-// AttrInts returns a list(int) attribute, such as a convolution's "strides"; nil when absent.
+// AttrString returns a string attribute, such as a convolution's "padding"; "" when absent.
+func (n NodeDef) AttrString(name string) string { return string(n.attrField(name, attrS)) }
+
+// AttrBool returns a bool attribute; false when absent.
+func (n NodeDef) AttrBool(name string) bool {
+	v, k := protowire.ConsumeVarint(n.attrField(name, attrB))
+	return k > 0 && v != 0
+}
+
+// AttrType returns a type attribute, such as a Cast's "DstT"; 0 when absent.
+func (n NodeDef) AttrType(name string) DataType {
+	v, _ := protowire.ConsumeVarint(n.attrField(name, attrType))
+	return DataType(v)
+}
+
+// AttrInts returns a list(int) attribute, such as a convolution's "strides", packed or not; nil
+// when absent.
 func (n NodeDef) AttrInts(name string) ([]int64, error) {
 	var out []int64
-	err := eachField(n.Attrs[name], func(num protowire.Number, v []byte) error {
-		if num != 1 { // list
-			return nil
+	err := eachField(n.attrField(name, attrList), func(num protowire.Number, v []byte) error {
+		if num == listI {
+			return appendVarints(&out, v)
 		}
-		return eachField(v, func(num protowire.Number, v []byte) error {
-			if num == 3 { // i, packed or not
-				return appendVarints(&out, v)
-			}
-			return nil
-		})
+		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("node %s: attribute %s: %w", n.Name, name, err)
@@ -125,38 +157,30 @@ func (n NodeDef) AttrInts(name string) ([]int64, error) {
 func (n NodeDef) AttrTensorInts(name string) ([]int64, error) {
 	var out []int64
 	var dtype DataType
-	err := eachField(n.Attrs[name], func(num protowire.Number, v []byte) error {
-		if num != 8 { // tensor
-			return nil
+	var content []byte
+	err := eachField(n.attrField(name, attrTensor), func(num protowire.Number, v []byte) error {
+		switch num {
+		case 1: // dtype
+			d, _ := protowire.ConsumeVarint(v)
+			dtype = DataType(d)
+		case 4: // tensor_content, little-endian, decoded once dtype is known
+			content = v
+		case 7, 10: // int_val, int64_val
+			return appendVarints(&out, v)
 		}
-		return eachField(v, func(num protowire.Number, v []byte) error {
-			switch num {
-			case 1: // dtype
-				d, _ := protowire.ConsumeVarint(v)
-				dtype = DataType(d)
-			case 4: // tensor_content, little-endian
-				size := 4
-				if dtype == Int64 {
-					size = 8
-				}
-				for ; len(v) >= size; v = v[size:] {
-					if size == 4 {
-						out = append(out, int64(int32(binary.LittleEndian.Uint32(v))))
-					} else {
-						out = append(out, int64(binary.LittleEndian.Uint64(v)))
-					}
-				}
-			case 7, 10: // int_val, int64_val
-				return appendVarints(&out, v)
-			}
-			return nil
-		})
+		return nil
 	})
 	if err == nil && dtype != Int32 && dtype != Int64 {
 		err = fmt.Errorf("not an integer tensor (type %d)", dtype)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("node %s: attribute %s: %w", n.Name, name, err)
+	}
+	for ; dtype == Int32 && len(content) >= 4; content = content[4:] {
+		out = append(out, int64(int32(binary.LittleEndian.Uint32(content))))
+	}
+	for ; dtype == Int64 && len(content) >= 8; content = content[8:] {
+		out = append(out, int64(binary.LittleEndian.Uint64(content)))
 	}
 	return out, nil
 }
@@ -174,10 +198,7 @@ func appendVarints(out *[]int64, b []byte) error {
 }
 
 // InputOp returns the name of the operation that feeds the node's i-th input.
-func (n NodeDef) InputOp(i int) string {
-	name, _, _ := splitTensorName(strings.TrimPrefix(n.Inputs[i], "^"))
-	return name
-}
+func (n NodeDef) InputOp(i int) string { return OpName(n.Inputs[i]) }
 
 // ParseGraphDef reads the nodes of a serialised GraphDef in their stored order.
 func ParseGraphDef(def []byte) ([]NodeDef, error) {
@@ -186,7 +207,7 @@ func ParseGraphDef(def []byte) ([]NodeDef, error) {
 		if num != 1 { // node
 			return nil
 		}
-		n, err := parseNodeDef(v)
+		n, err := ParseNodeDef(v)
 		nodes = append(nodes, n)
 		return err
 	})
@@ -196,7 +217,8 @@ func ParseGraphDef(def []byte) ([]NodeDef, error) {
 	return nodes, nil
 }
 
-func parseNodeDef(b []byte) (NodeDef, error) {
+// ParseNodeDef reads one serialised NodeDef.
+func ParseNodeDef(b []byte) (NodeDef, error) {
 	var n NodeDef
 	err := eachField(b, func(num protowire.Number, v []byte) error {
 		switch num {
@@ -288,7 +310,7 @@ func FilterGraphDef(def []byte, keep func(NodeDef) bool) ([]byte, error) {
 		b = b[n+m:]
 		if num == 1 && typ == protowire.BytesType {
 			v, _ := protowire.ConsumeBytes(field[n:])
-			node, err := parseNodeDef(v)
+			node, err := ParseNodeDef(v)
 			if err != nil {
 				return nil, fmt.Errorf("filter GraphDef: %w", err)
 			}

@@ -109,16 +109,9 @@ func tensorName(name string) string {
 	return name
 }
 
-func opName(tensor string) string {
-	if i := strings.LastIndexByte(tensor, ':'); i >= 0 {
-		return tensor[:i]
-	}
-	return tensor
-}
-
 func (s *Structure) analyse() error {
 	// The global pool: walk back from the features through shape-only operations.
-	pool := opName(s.Features)
+	pool := tf.OpName(s.Features)
 	for {
 		n, ok := s.nodes[pool]
 		if !ok {
@@ -153,7 +146,7 @@ func (s *Structure) analyse() error {
 		s.order = append(s.order, name)
 		return nil
 	}
-	if err := visit(opName(s.Features)); err != nil {
+	if err := visit(tf.OpName(s.Features)); err != nil {
 		return err
 	}
 	consumers := map[string][]string{}
