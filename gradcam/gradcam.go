@@ -20,14 +20,12 @@ type Options struct {
 	Session tf.SessionOptions
 }
 
-// Heatmap is one image's class-activation map at the model's input size.
+// Heatmap is one image's class-activation map on an image of the model's input size, W x H.
 type Heatmap struct {
 	W, H int
-	// Values are row-major, H rows of W, in [0, 1]; all zero when no part of the image speaks
-	// for the class.
-	Values []float32
-	// Cells is the map before upsampling, CellsH rows of CellsW feature-map cells, on the same
-	// scale as Values, and Grid is where their centres lie on the image.
+	// Cells are the map, CellsH rows of CellsW feature-map cells, row-major, in [0, 1]; all zero
+	// when no part of the image speaks for the class. Grid is where their centres lie on the
+	// image.
 	Cells          []float32
 	CellsW, CellsH int
 	Grid           Grid
@@ -338,8 +336,7 @@ func (e *Explainer) batch(x []float32, n int, classes []int) ([]Heatmap, error) 
 			score += z[i*e.units+j] * mask[i*e.units+j]
 		}
 		cam = normalise(cam)
-		maps[i] = Heatmap{W: e.w, H: e.h, Values: upsample(cam, fw, fh, e.grid, e.w, e.h), Cells: cam, CellsW: fw, CellsH: fh,
-			Grid: e.grid, Class: classes[i], Score: score}
+		maps[i] = Heatmap{W: e.w, H: e.h, Cells: cam, CellsW: fw, CellsH: fh, Grid: e.grid, Class: classes[i], Score: score}
 	}
 	return maps, nil
 }
@@ -396,6 +393,15 @@ func normalise(m []float32) []float32 {
 		}
 	}
 	return m
+}
+
+// Upsampled returns the heatmap on a w x h image (the model's input or an original image, which
+// the model saw resized), row-major: each cell at the centre of its receptive field, bilinear in
+// between, the edge cells' values held beyond them.
+func (h Heatmap) Upsampled(w, ht int) []float32 {
+	sx, sy := float64(w)/float64(h.W), float64(ht)/float64(h.H)
+	g := Grid{X0: h.Grid.X0 * sx, Y0: h.Grid.Y0 * sy, StepX: h.Grid.StepX * sx, StepY: h.Grid.StepY * sy}
+	return upsample(h.Cells, h.CellsW, h.CellsH, g, w, ht)
 }
 
 // Hotspot returns where the heatmap points, in image pixels: the heat-weighted centre of the

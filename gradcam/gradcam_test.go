@@ -110,8 +110,9 @@ func TestExplainMatchesClassActivationMap(t *testing.T) {
 			cam[p] = max(v, 0)
 		}
 		require.InDeltaSlice(t, normalise(cam), m.Cells, 1e-4, "image %d", i)
-		require.InDeltaSlice(t, upsample(m.Cells, fw, fh, e.grid, w, h), m.Values, 1e-6, "image %d", i)
-		if m.Values[0] != 0 || m.Values[len(m.Values)-1] != 0 {
+		values := m.Upsampled(w, h)
+		require.InDeltaSlice(t, upsample(m.Cells, fw, fh, e.grid, w, h), values, 1e-6, "image %d", i)
+		if values[0] != 0 || values[len(values)-1] != 0 {
 			nonzero++
 		}
 	}
@@ -199,7 +200,7 @@ func TestOpenFineTunedAndHeadDir(t *testing.T) {
 		for i := range want {
 			require.Equal(t, want[i].Class, got[i].Class)
 			require.InDelta(t, want[i].Score, got[i].Score, 1e-5)
-			require.InDeltaSlice(t, want[i].Values, got[i].Values, 1e-4)
+			require.InDeltaSlice(t, want[i].Upsampled(want[i].W, want[i].H), got[i].Upsampled(got[i].W, got[i].H), 1e-4)
 		}
 	}
 	_, err = Open(dir, tf.SessionOptions{})
@@ -211,7 +212,7 @@ func TestWriteOverlay(t *testing.T) {
 	for i := range img.Pix {
 		img.Pix[i] = 200
 	}
-	h := Heatmap{W: 2, H: 1, Values: []float32{0, 1}, Cells: []float32{0, 1}, CellsW: 2, CellsH: 1, Grid: evenGrid(2, 1, 2, 1)}
+	h := Heatmap{W: 2, H: 1, Cells: []float32{0, 1}, CellsW: 2, CellsH: 1, Grid: evenGrid(2, 1, 2, 1)}
 	path := filepath.Join(t.TempDir(), "o.png")
 	require.NoError(t, WriteOverlay(path, img, h))
 	f, err := os.Open(path)

@@ -18,13 +18,11 @@ func Jet(v float32) color.RGBA {
 	return color.RGBA{R: f(1.5 - math.Abs(4*x-3)), G: f(1.5 - math.Abs(4*x-2)), B: f(1.5 - math.Abs(4*x-1)), A: 255}
 }
 
-// Overlay returns img with the heatmap h, its cells placed on img's size, blended over it in the jet
+// Overlay returns img with the heatmap h, upsampled to img's size, blended over it in the jet
 // colour map: each pixel is (1-alpha)*image + alpha*colour.
 func Overlay(img image.Image, h Heatmap, alpha float64) *image.RGBA {
 	b := img.Bounds()
-	sx, sy := float64(b.Dx())/float64(h.W), float64(b.Dy())/float64(h.H)
-	g := Grid{X0: h.Grid.X0 * sx, Y0: h.Grid.Y0 * sy, StepX: h.Grid.StepX * sx, StepY: h.Grid.StepY * sy}
-	heat := upsample(h.Cells, h.CellsW, h.CellsH, g, b.Dx(), b.Dy())
+	heat := h.Upsampled(b.Dx(), b.Dy())
 	out := image.NewRGBA(image.Rect(0, 0, b.Dx(), b.Dy()))
 	for y := range b.Dy() {
 		for x := range b.Dx() {
