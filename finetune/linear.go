@@ -126,14 +126,7 @@ func Linear(ctx context.Context, classes []string, train, val Keyed, opt LinearO
 	if len(train.Images) == 0 || len(val.Images) == 0 {
 		return nil, fmt.Errorf("transfer: need training and validation images (got %d and %d)", len(train.Images), len(val.Images))
 	}
-	augs := opt.Augment
-	if len(augs) == 0 {
-		augs = Augmentations
-	}
-	views := opt.Views
-	if views <= 0 {
-		views = DefaultViews
-	}
+	augs, views := opt.candidates()
 	norms := opt.Norms
 	if norms == nil {
 		norms = []head.Normalization{head.NormL2}
@@ -282,18 +275,24 @@ func AveragedProbabilities(predict func([][]float32) ([][]float64, error), plain
 	return out, nil
 }
 
+// candidates returns the augmentations to choose among and the views per image, defaults
+// filled in.
+func (opt LinearOptions) candidates() (augs []Augmentation, views int) {
+	augs, views = opt.Augment, opt.Views
+	if len(augs) == 0 {
+		augs = Augmentations
+	}
+	if views <= 0 {
+		views = DefaultViews
+	}
+	return augs, views
+}
+
 // WarmLinear extracts into opt.Cache every feature Linear asks for when set's images are used
 // for training (plain and every candidate augmentation's views) and for validation, so that many
 // fits over subsets or folds of set extract each vector once.
 func WarmLinear(ctx context.Context, set Keyed, opt LinearOptions) error {
-	augs := opt.Augment
-	if len(augs) == 0 {
-		augs = Augmentations
-	}
-	views := opt.Views
-	if views <= 0 {
-		views = DefaultViews
-	}
+	augs, views := opt.candidates()
 	_, err := extractLinear(ctx, set, Keyed{}, augs, views, opt)
 	return err
 }

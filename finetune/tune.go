@@ -3,6 +3,7 @@ package finetune
 import (
 	"context"
 	"fmt"
+	"math"
 	"math/rand/v2"
 
 	"github.com/lessdata/lessdata/augment"
@@ -126,6 +127,7 @@ func FineTune(ctx context.Context, classes []string, train, val Keyed, opt FineT
 	}
 	w := phase1.Model.Weights()
 	var bestHistory *History
+	bestLoss := math.Inf(1)
 	for _, lr := range rates {
 		if ctx.Err() != nil {
 			break
@@ -136,7 +138,7 @@ func FineTune(ctx context.Context, classes []string, train, val Keyed, opt FineT
 			out.Close()
 			return nil, fmt.Errorf("fine-tune: %w", err)
 		}
-		if len(out.Choice.Trials) == 0 && bestHistory == nil {
+		if len(out.Choice.Trials) == 0 {
 			// Phase 1 as phase 2 starts from it: the head on plain features.
 			if out.Choice.Phase1Loss, _, err = Probabilities(m, innerEx, opt.Fit.BatchSize); err != nil {
 				m.Close()
@@ -155,8 +157,8 @@ func FineTune(ctx context.Context, classes []string, train, val Keyed, opt FineT
 			break
 		}
 		out.Choice.Trials = append(out.Choice.Trials, Trial{LearningRate: lr, BestEpoch: h.BestEpoch, BestLoss: best.ValLoss, Epochs: len(h.Epochs)})
-		if bestHistory == nil || best.ValLoss < bestHistory.Epochs[bestHistory.BestEpoch-1].ValLoss {
-			bestHistory = h
+		if bestHistory == nil || best.ValLoss < bestLoss {
+			bestHistory, bestLoss = h, best.ValLoss
 			if best.ValLoss < out.Choice.Phase1Loss {
 				out.Close()
 				out.Model, out.Choice.LearningRate = m, lr
