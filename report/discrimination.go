@@ -200,8 +200,26 @@ func PrecisionRecall(positive []bool, scores []float64) (PRCurve, error) {
 	if nPos == 0 {
 		return PRCurve{}, errors.New("precision-recall: no positive examples")
 	}
-	idx := descending(scores)
 	c := PRCurve{Recall: []float64{0}, Precision: []float64{1}, Prevalence: float64(nPos) / float64(len(scores))}
+	sweep(positive, scores, func(t float64, tp, fp int) {
+		r := float64(tp) / float64(nPos)
+		p := float64(tp) / float64(tp+fp)
+		c.AP += (r - c.Recall[len(c.Recall)-1]) * p
+		c.Recall = append(c.Recall, r)
+		c.Precision = append(c.Precision, p)
+		c.Thresholds = append(c.Thresholds, t)
+	})
+	return c, nil
+}
+
+// sweep calls at, for every distinct score from the highest down, with that score as the
+// threshold and the numbers of positive (tp) and negative (fp) examples scoring at least it.
+func sweep(positive []bool, scores []float64, at func(t float64, tp, fp int)) {
+	idx := make([]int, len(scores))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.SliceStable(idx, func(a, b int) bool { return scores[idx[a]] > scores[idx[b]] })
 	tp, fp := 0, 0
 	for i := 0; i < len(idx); {
 		t := scores[idx[i]]
@@ -212,24 +230,8 @@ func PrecisionRecall(positive []bool, scores []float64) (PRCurve, error) {
 				fp++
 			}
 		}
-		r := float64(tp) / float64(nPos)
-		p := float64(tp) / float64(tp+fp)
-		c.AP += (r - c.Recall[len(c.Recall)-1]) * p
-		c.Recall = append(c.Recall, r)
-		c.Precision = append(c.Precision, p)
-		c.Thresholds = append(c.Thresholds, t)
+		at(t, tp, fp)
 	}
-	return c, nil
-}
-
-// descending is the indices of scores ordered by score, highest first (ties by index).
-func descending(scores []float64) []int {
-	idx := make([]int, len(scores))
-	for i := range idx {
-		idx[i] = i
-	}
-	sort.SliceStable(idx, func(a, b int) bool { return scores[idx[a]] > scores[idx[b]] })
-	return idx
 }
 
 // CalibrationBin is one bin of a reliability table.
@@ -410,22 +412,12 @@ func YoudenThreshold(positive []bool, scores []float64) (float64, error) {
 	if nPos == 0 || nNeg == 0 {
 		return 0, fmt.Errorf("youden threshold: %d positive and %d negative examples, need both", nPos, nNeg)
 	}
-	idx := descending(scores)
 	best, bestJ := 0.0, math.Inf(-1)
-	tp, fp := 0, 0
-	for i := 0; i < len(idx); {
-		t := scores[idx[i]]
-		for ; i < len(idx) && scores[idx[i]] == t; i++ {
-			if positive[idx[i]] {
-				tp++
-			} else {
-				fp++
-			}
-		}
+	sweep(positive, scores, func(t float64, tp, fp int) {
 		if j := float64(tp)/float64(nPos) - float64(fp)/float64(nNeg); j > bestJ {
 			best, bestJ = t, j
 		}
-	}
+	})
 	return best, nil
 }
 
