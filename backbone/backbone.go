@@ -127,22 +127,9 @@ func (b *Backbone) bind() error {
 	return nil
 }
 
-// shapeFits reports whether a signature shape can hold want: same rank, and every known
-// dimension equal (-1 in either is a wildcard).
-func shapeFits(got, want []int64) bool {
-	if got == nil {
-		return true
-	}
-	if len(got) != len(want) {
-		return false
-	}
-	for i := range got {
-		if got[i] >= 0 && want[i] >= 0 && got[i] != want[i] {
-			return false
-		}
-	}
-	return true
-}
+// shapeFits reports whether a signature shape can hold want: unrecorded (nil), or agreeing with
+// it (tf.ShapesAgree).
+func shapeFits(got, want []int64) bool { return got == nil || tf.ShapesAgree(got, want) }
 
 func keys(m map[string]tf.TensorInfo) string {
 	ks := make([]string, 0, len(m))

@@ -139,11 +139,11 @@ func (m *Model) wantInput() []int64 {
 // with what bundle.json says.
 func (m *Model) checkShapes() error {
 	k := len(m.Manifest.Classes)
-	if got, ok := m.probs.Shape(); ok && !fits(got, []int64{-1, int64(m.units())}) {
+	if got, ok := m.probs.Shape(); ok && !tf.ShapesAgree(got, []int64{-1, int64(m.units())}) {
 		return fmt.Errorf("bundle.json lists %d classes (%s), so the model should give %d value(s) per image, but it gives %s",
 			k, strings.Join(m.Manifest.Classes, ", "), m.units(), dims(got[1:]))
 	}
-	if got, ok := m.input.Shape(); ok && !fits(got, m.wantInput()) {
+	if got, ok := m.input.Shape(); ok && !tf.ShapesAgree(got, m.wantInput()) {
 		what := fmt.Sprintf("%dx%d RGB images", m.Manifest.Input.Width, m.Manifest.Input.Height)
 		if m.Manifest.Kind == bundle.KindTransfer {
 			what = fmt.Sprintf("%d backbone features", m.Manifest.Backbone.Features)
@@ -151,19 +151,6 @@ func (m *Model) checkShapes() error {
 		return fmt.Errorf("bundle.json says the model reads %s (%s per image), but it reads %s", what, dims(m.wantInput()[1:]), dims(got[1:]))
 	}
 	return nil
-}
-
-// fits reports whether shape got agrees with want where both are known (-1 is unknown).
-func fits(got, want []int64) bool {
-	if len(got) != len(want) {
-		return false
-	}
-	for i := range got {
-		if got[i] >= 0 && want[i] >= 0 && got[i] != want[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // dims writes a shape as 64x64x3; "a scalar" when it has no dimensions.

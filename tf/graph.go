@@ -122,6 +122,20 @@ func (o Output) Name() string { return fmt.Sprintf("%s:%d", o.Op.Name(), o.Index
 // Shape describes a tensor shape for an attribute; -1 is an unknown dimension.
 type Shape []int64
 
+// ShapesAgree reports whether two shapes have the same rank and equal dimensions wherever both
+// are known (-1 in either is unknown).
+func ShapesAgree(a, b []int64) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] >= 0 && b[i] >= 0 && a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
 // OpSpec describes an operation to add to a graph.
 type OpSpec struct {
 	Type  string
