@@ -2,6 +2,7 @@ package tune
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"math"
 
@@ -43,39 +44,33 @@ func castToDouble(def []byte) ([]byte, error) {
 // castAttr rewrites an AttrValue: a float32 type (field 6) or a float32 tensor (field 8).
 func castAttr(attr []byte) ([]byte, error) {
 	var out []byte
-	for b := attr; len(b) > 0; {
-		num, typ, n := protowire.ConsumeTag(b)
-		if n < 0 {
-			return nil, protowire.ParseError(n)
-		}
-		m := protowire.ConsumeFieldValue(num, typ, b[n:])
-		if m < 0 {
-			return nil, protowire.ParseError(m)
-		}
-		field := b[:n+m]
-		b = b[n+m:]
+	err := rawFields(attr, func(num protowire.Number, typ protowire.Type, field, value []byte) error {
 		switch {
 		case num == 6 && typ == protowire.VarintType:
-			t, _ := protowire.ConsumeVarint(field[n:])
+			t, _ := protowire.ConsumeVarint(value)
 			if t == dtFloat {
 				t = dtDouble
 			}
 			out = protowire.AppendTag(out, 6, protowire.VarintType)
 			out = protowire.AppendVarint(out, t)
 		case num == 8 && typ == protowire.BytesType:
-			v, _ := protowire.ConsumeBytes(field[n:])
+			v, _ := protowire.ConsumeBytes(value)
 			t, err := castTensor(v)
 			if err != nil {
-				return nil, err
+				return err
 			}
 			out = protowire.AppendTag(out, 8, protowire.BytesType)
 			out = protowire.AppendBytes(out, t)
 		default:
 			out = append(out, field...)
 		}
-	}
-	return out, nil
+		return nil
+	})
+	return out, err
 }
+
+// errNotFloat stops castTensor's reading at a tensor that is not float32.
+var errNotFloat = errors.New("not float32")
 
 // castTensor rewrites a TensorProto holding float32 values (tensor_content or float_val) as one
 // holding the same values as float64 (tensor_content); other tensors are returned as they are.
@@ -83,48 +78,41 @@ func castTensor(t []byte) ([]byte, error) {
 	var vals []float64
 	isFloat := false
 	var rest []byte
-	for b := t; len(b) > 0; {
-		num, typ, n := protowire.ConsumeTag(b)
-		if n < 0 {
-			return nil, protowire.ParseError(n)
-		}
-		m := protowire.ConsumeFieldValue(num, typ, b[n:])
-		if m < 0 {
-			return nil, protowire.ParseError(m)
-		}
-		field := b[:n+m]
-		b = b[n+m:]
+	err := rawFields(t, func(num protowire.Number, typ protowire.Type, field, value []byte) error {
 		switch {
 		case num == 1 && typ == protowire.VarintType:
-			d, _ := protowire.ConsumeVarint(field[n:])
-			isFloat = d == dtFloat
-			if !isFloat {
-				return t, nil
+			d, _ := protowire.ConsumeVarint(value)
+			if isFloat = d == dtFloat; !isFloat {
+				return errNotFloat
 			}
 		case num == 4 && typ == protowire.BytesType: // tensor_content, little-endian
-			v, _ := protowire.ConsumeBytes(field[n:])
+			v, _ := protowire.ConsumeBytes(value)
 			for i := 0; i+4 <= len(v); i += 4 {
 				vals = append(vals, float64(math.Float32frombits(binary.LittleEndian.Uint32(v[i:]))))
 			}
 		case num == 5 && typ == protowire.BytesType: // float_val, packed
-			v, _ := protowire.ConsumeBytes(field[n:])
+			v, _ := protowire.ConsumeBytes(value)
 			for len(v) > 0 {
 				x, k := protowire.ConsumeFixed32(v)
 				if k < 0 {
-					return nil, protowire.ParseError(k)
+					return protowire.ParseError(k)
 				}
 				vals = append(vals, float64(math.Float32frombits(x)))
 				v = v[k:]
 			}
 		case num == 5 && typ == protowire.Fixed32Type: // float_val, one value
-			x, _ := protowire.ConsumeFixed32(field[n:])
+			x, _ := protowire.ConsumeFixed32(value)
 			vals = append(vals, float64(math.Float32frombits(x)))
 		default:
 			rest = append(rest, field...)
 		}
-	}
-	if !isFloat {
+		return nil
+	})
+	if errors.Is(err, errNotFloat) || err == nil && !isFloat {
 		return t, nil
+	}
+	if err != nil {
+		return nil, err
 	}
 	out := protowire.AppendTag(nil, 1, protowire.VarintType)
 	out = protowire.AppendVarint(out, dtDouble)
@@ -141,30 +129,44 @@ func castTensor(t []byte) ([]byte, error) {
 // for which fn returns non-nil bytes.
 func mapFields(msg []byte, fn func(protowire.Number, []byte) ([]byte, error)) ([]byte, error) {
 	out := make([]byte, 0, len(msg))
-	for b := msg; len(b) > 0; {
-		num, typ, n := protowire.ConsumeTag(b)
-		if n < 0 {
-			return nil, protowire.ParseError(n)
-		}
-		m := protowire.ConsumeFieldValue(num, typ, b[n:])
-		if m < 0 {
-			return nil, protowire.ParseError(m)
-		}
-		field := b[:n+m]
-		b = b[n+m:]
+	err := rawFields(msg, func(num protowire.Number, typ protowire.Type, field, value []byte) error {
 		if typ == protowire.BytesType {
-			v, _ := protowire.ConsumeBytes(field[n:])
+			v, _ := protowire.ConsumeBytes(value)
 			nv, err := fn(num, v)
 			if err != nil {
-				return nil, err
+				return err
 			}
 			if nv != nil {
 				out = protowire.AppendTag(out, num, protowire.BytesType)
 				out = protowire.AppendBytes(out, nv)
-				continue
+				return nil
 			}
 		}
 		out = append(out, field...)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
+}
+
+// rawFields calls fn with every field of a serialised message: its number, its wire type, the
+// whole field and its value (the field after its tag).
+func rawFields(msg []byte, fn func(num protowire.Number, typ protowire.Type, field, value []byte) error) error {
+	for b := msg; len(b) > 0; {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 {
+			return protowire.ParseError(n)
+		}
+		m := protowire.ConsumeFieldValue(num, typ, b[n:])
+		if m < 0 {
+			return protowire.ParseError(m)
+		}
+		if err := fn(num, typ, b[:n+m], b[n:n+m]); err != nil {
+			return err
+		}
+		b = b[n+m:]
+	}
+	return nil
 }
