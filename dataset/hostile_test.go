@@ -12,24 +12,11 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/lessdata/lessdata/internal/nohang"
 )
 
 // Tests for the findings of issue 10 (a hostile-user pass) that live in this package.
-
-// within fails the test when fn does not return in time: what it tests must not block.
-func within(t *testing.T, d time.Duration, fn func()) {
-	t.Helper()
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		fn()
-	}()
-	select {
-	case <-done:
-	case <-time.After(d):
-		t.Fatal("blocked")
-	}
-}
 
 // Item 2: a FIFO named like an image is refused without blocking, wherever a path is opened.
 func TestFIFONeverBlocks(t *testing.T) {
@@ -38,7 +25,7 @@ func TestFIFONeverBlocks(t *testing.T) {
 	fifo := filepath.Join(root, "a", "x.jpg")
 	require.NoError(t, syscall.Mkfifo(fifo, 0o644))
 
-	within(t, 10*time.Second, func() {
+	nohang.Within(t, 10*time.Second, func() {
 		_, err := LoadImage(fifo, 4, 4, 0, nil)
 		require.ErrorContains(t, err, "x.jpg is not a regular file (a named pipe)")
 		_, err = DecodeFile(fifo, 0, nil)

@@ -13,24 +13,10 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/lessdata/lessdata/bundle"
+	"github.com/lessdata/lessdata/internal/nohang"
 )
 
 // Tests for the findings of issue 10 (a hostile-user pass) that live in this package.
-
-// within fails the test when fn does not return in time: what it tests must not block.
-func within(t *testing.T, d time.Duration, fn func()) {
-	t.Helper()
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		fn()
-	}()
-	select {
-	case <-done:
-	case <-time.After(d):
-		t.Fatal("blocked")
-	}
-}
 
 // Item 3: a bundle whose model does not match bundle.json is refused by Open with a clear
 // error, never a panic.
@@ -74,7 +60,7 @@ func TestFIFONeverBlocks(t *testing.T) {
 	require.NoError(t, syscall.Mkfifo(fifo, 0o644))
 	good := writePNG(t, filepath.Join(imgs, "good.png"), 8, 8, 1)
 
-	within(t, 20*time.Second, func() {
+	nohang.Within(t, 20*time.Second, func() {
 		paths, problems := ExpandPaths([]string{fifo, good, imgs})
 		require.Equal(t, []string{good, good}, paths)
 		require.Len(t, problems, 2, "the FIFO as an argument and inside the folder")
