@@ -73,6 +73,7 @@ func TestValidateNamesTheFlag(t *testing.T) {
 		{func(s *Spec) { s.Transfer.TTA = 9 }, "--tta 9"},
 		{func(s *Spec) { s.Methods, s.Finetune.Unfreeze = []Method{Finetune}, -1 }, "--unfreeze -1"},
 		{func(s *Spec) { s.Methods, s.Finetune.LR = []Method{Finetune}, 0.5 }, "--finetune-lr 0.5"},
+		{func(s *Spec) { s.Methods, s.Finetune.LR = []Method{Finetune}, -1e-5 }, "--finetune-lr -1e-05"},
 		{func(s *Spec) { s.Methods, s.Finetune.Epochs = []Method{Finetune}, 0 }, "--finetune-epochs 0"},
 	} {
 		s := base
